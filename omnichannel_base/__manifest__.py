@@ -1,0 +1,31 @@
+{
+    "name": "Omnichannel CRM: Base",
+    "summary": "One customer, one identity, one history across every channel",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "Omnichannel CRM contributors",
+    "website": "https://github.com/omnichannel-crm/omnichannel",
+    "depends": ["mail", "sms", "phone_validation", "rating"],
+    "external_dependencies": {"python": ["phonenumbers"]},
+    "data": [
+        "security/omnichannel_security.xml",
+        "security/ir.model.access.csv",
+        "views/omnichannel_conversation_views.xml",
+        "views/omnichannel_interaction_views.xml",
+        "views/omnichannel_identity_views.xml",
+        "views/omnichannel_channel_views.xml",
+        "views/omnichannel_team_views.xml",
+        "views/res_partner_views.xml",
+        "views/omnichannel_menus.xml",
+    ],
+    "demo": [
+        "demo/omnichannel_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": ["omnichannel_base/static/tests/tours/**/*"],
+    },
+    "post_init_hook": "post_init_hook",
+    "application": True,
+    "installable": True,
+}

@@ -1,0 +1,183 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+STATES = [("new", "New"), ("open", "Open"), ("pending", "Pending"), ("resolved", "Resolved")]
+
+
+class OmnichannelConversation(models.Model):
+    """A dialogue with one customer on one channel. Its chatter holds the messages."""
+
+    _name = "omnichannel.conversation"
+    _description = "Conversation"
+    _inherit = ["rating.mixin", "mail.activity.mixin"]
+    _order = "last_message_date desc, id desc"
+
+    name = fields.Char(compute="_compute_name", store=True, readonly=False, required=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True)
+    commercial_partner_id = fields.Many2one(
+        related="partner_id.commercial_partner_id", store=True, index=True, string="Customer Company"
+    )
+    channel_id = fields.Many2one("omnichannel.channel", required=True, index=True, ondelete="restrict")
+    channel_type = fields.Selection(related="channel_id.channel_type", store=True)
+    company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
+    team_id = fields.Many2one(
+        "omnichannel.team",
+        compute="_compute_team_id",
+        store=True,
+        readonly=False,
+        index=True,
+        tracking=True,
+        domain="[('company_id', '=', company_id)]",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Assigned To",
+        index=True,
+        tracking=True,
+        domain=[("share", "=", False)],
+    )
+    state = fields.Selection(STATES, required=True, default="new", index=True, tracking=True)
+    thread_key = fields.Char(help="Provider thread the conversation follows, e.g. an email thread.", copy=False)
+    lang = fields.Selection(related="partner_id.lang", string="Language")
+    first_inbound_date = fields.Datetime(string="First Message", readonly=True, copy=False)
+    last_message_date = fields.Datetime(string="Last Message", readonly=True, copy=False, index=True)
+    first_response_date = fields.Datetime(string="First Response", readonly=True, copy=False)
+    resolved_date = fields.Datetime(string="Resolved On", readonly=True, copy=False)
+    first_response_hours = fields.Float(
+        compute="_compute_durations", store=True, aggregator="avg", help="Hours from first message to first answer."
+    )
+    resolution_hours = fields.Float(
+        compute="_compute_durations", store=True, aggregator="avg", help="Hours from first message to resolution."
+    )
+    interaction_ids = fields.One2many("omnichannel.interaction", "conversation_id")
+    color = fields.Integer(related="channel_id.color")
+
+    def init(self):
+        # At most one unresolved conversation per customer, channel and thread.
+        self.env.cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS omnichannel_conversation_one_open
+               ON omnichannel_conversation (partner_id, channel_id, COALESCE(thread_key, ''))
+               WHERE state != 'resolved'"""
+        )
+
+    @api.depends("partner_id.name", "channel_id.name")
+    def _compute_name(self):
+        for conversation in self:
+            conversation.name = " · ".join(filter(None, [conversation.partner_id.name, conversation.channel_id.name]))
+
+    @api.depends("channel_id")
+    def _compute_team_id(self):
+        for conversation in self:
+            conversation.team_id = conversation.team_id or conversation.channel_id.team_id
+
+    @api.depends("first_inbound_date", "first_response_date", "resolved_date")
+    def _compute_durations(self):
+        def hours(start, end):
+            return (end - start).total_seconds() / 3600 if start and end else 0.0
+
+        for conversation in self:
+            conversation.first_response_hours = hours(conversation.first_inbound_date, conversation.first_response_date)
+            conversation.resolution_hours = hours(conversation.first_inbound_date, conversation.resolved_date)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        conversations = super().create(vals_list)
+        conversations.filtered(lambda c: not c.user_id and c.team_id)._assign_from_team()
+        return conversations
+
+    def _assign_from_team(self):
+        for conversation in self:
+            agent = conversation.team_id._pick_agent()
+            if agent:
+                conversation.user_id = agent
+
+    # ------------------------------------------------------------ actions
+    def action_assign_to_me(self):
+        self.write({"user_id": self.env.user.id})
+        self.filtered(lambda c: c.state == "new").state = "open"
+
+    def action_set_pending(self):
+        self._check_not_resolved()
+        self.state = "pending"
+
+    def action_resolve(self):
+        self._check_not_resolved()
+        self.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
+
+    def action_reopen(self):
+        for conversation in self:
+            if conversation.state != "resolved":
+                continue
+            conversation._check_can_reopen()
+            conversation.write({"state": "open", "resolved_date": False})
+
+    def _check_not_resolved(self):
+        if any(c.state == "resolved" for c in self):
+            raise UserError(_("This conversation is resolved. Reopen it first."))
+
+    def _check_can_reopen(self):
+        other = self.search_count(
+            [
+                ("id", "!=", self.id),
+                ("partner_id", "=", self.partner_id.id),
+                ("channel_id", "=", self.channel_id.id),
+                ("thread_key", "=", self.thread_key),
+                ("state", "!=", "resolved"),
+            ]
+        )
+        if other:
+            raise UserError(
+                _("%(customer)s already has an open conversation on %(channel)s; continue there instead.",
+                  customer=self.partner_id.name, channel=self.channel_id.name)
+            )
+
+    # ------------------------------------------------------------ messages
+    def _register_inbound(self, date):
+        """A customer wrote: set the first/last message dates and wake the conversation up."""
+        for conversation in self:
+            vals = {"last_message_date": max(filter(None, [conversation.last_message_date, date]))}
+            if not conversation.first_inbound_date:
+                vals["first_inbound_date"] = date
+            if conversation.state == "pending":
+                vals["state"] = "open"
+            conversation.write(vals)
+
+    def _register_response(self, date):
+        """An agent answered: first response time, and the ball is in the customer's court."""
+        for conversation in self:
+            vals = {"last_message_date": max(filter(None, [conversation.last_message_date, date]))}
+            if conversation.first_inbound_date and not conversation.first_response_date:
+                vals["first_response_date"] = max(date, conversation.first_inbound_date)
+            if conversation.state == "new":
+                vals["state"] = "open"
+            conversation.write(vals)
+
+    def _message_post_after_hook(self, message, msg_vals):
+        """An agent's chatter reply (not an internal note) goes to the customer through the channel."""
+        result = super()._message_post_after_hook(message, msg_vals)
+        is_reply = (
+            message.message_type == "comment"
+            and message.subtype_id == self.env.ref("mail.mt_comment")
+            and message.author_id != self.partner_id
+            and not self.env.context.get("omnichannel_ingesting")
+        )
+        if is_reply:
+            self.channel_id._check_can_send()
+            external_id = self.channel_id._provider()._send(self, message)
+            self.env["omnichannel.ingest"].sudo().ingest(
+                [
+                    {
+                        "channel_id": self.channel_id.id,
+                        "partner_id": self.partner_id.id,
+                        "external_id": external_id or f"mail.message:{message.id}",
+                        "direction": "outbound",
+                        "kind": "message",
+                        "date": message.date,
+                        "body": message.preview,
+                        "conversation_id": self.id,
+                        "user_id": self.env.user.id,
+                        "mail_message_id": message.id,
+                    }
+                ]
+            )
+        return result

@@ -1,0 +1,464 @@
+import base64
+import binascii
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from markupsafe import Markup, escape
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from .omnichannel_interaction import DIALOGUE_KINDS, DIRECTIONS, KINDS
+
+DEFAULT_MAX_BODY_CHARS = 65536
+MAX_BATCH = 1000
+SENDER_KEYS = ("provider_id", "phone", "email")  # in the order they identify someone best
+
+
+class OmnichannelIngest(models.AbstractModel):
+    """The single entry point through which every channel records what customers do.
+
+    ``ingest(events)`` takes one event or a list of them (dicts) and returns the
+    ``omnichannel.interaction`` of each, in order. An event:
+
+    - ``channel_id`` (required): an ``omnichannel.channel`` id;
+    - ``external_id``: the provider's id of the event; (channel, external_id) is unique,
+      so a redelivered event returns the existing interaction and writes nothing;
+    - ``direction``: inbound (default), outbound or internal;
+    - ``kind``: message (default), email, call, visit, note, order, …;
+    - ``date``: a datetime or an ISO 8601 string; naive means UTC; default now;
+    - ``sender``: {phone, email, provider_id, name}; or ``partner_id`` when known;
+    - ``body`` (text), ``summary``, ``thread_key``, ``attachments``
+      ([{name, mimetype, datas (base64)}]), ``res_model``/``res_id`` of a source record,
+      ``conversation_id``, ``user_id``, ``mail_message_id``.
+
+    Every event is validated before anything is written: a bad one raises a
+    ``ValidationError`` naming its field, and nothing of the call is kept.
+    """
+
+    _name = "omnichannel.ingest"
+    _description = "Omnichannel Ingestion"
+
+    @api.model
+    def ingest(self, events):
+        if isinstance(events, dict):
+            events = [events]
+        events = list(events)
+        if len(events) > MAX_BATCH:
+            raise ValidationError(
+                _("%(count)s events in one call; send at most %(max)s at a time.", count=len(events), max=MAX_BATCH)
+            )
+        prepared = [self._prepare_event(raw, position) for position, raw in enumerate(events, 1)]
+        with self.env.cr.savepoint():
+            ids = self._ingest_prepared(prepared)
+        return self.env["omnichannel.interaction"].browse(ids)
+
+    # ------------------------------------------------------------ validation
+    def _invalid(self, position, field, message):
+        return ValidationError(_("Event %(position)s, %(field)s: %(message)s", position=position, field=field, message=message))
+
+    @api.model
+    def _prepare_event(self, raw, position):
+        """Check and normalise one event; raise ValidationError naming the field at fault."""
+        if not isinstance(raw, dict):
+            raise self._invalid(position, "event", _("expected an object, got %s", type(raw).__name__))
+        channel_id = raw.get("channel_id")
+        if isinstance(channel_id, models.BaseModel):
+            channel_id = channel_id.id
+        if not channel_id:
+            raise self._invalid(position, "channel_id", _("every event needs the channel it came through"))
+        channel = self.env["omnichannel.channel"].sudo().browse(channel_id).exists() if isinstance(channel_id, int) else None
+        if not channel or not channel.active:
+            raise self._invalid(position, "channel_id", _("no active channel has the id %r", channel_id))
+        event = {
+            "position": position,
+            "channel": channel,
+            "direction": raw.get("direction") or "inbound",
+            "kind": raw.get("kind") or "message",
+            "date": self._parse_date(raw.get("date"), position),
+            "thread_key": raw.get("thread_key") or None,
+            "res_model": raw.get("res_model") or None,
+            "res_id": raw.get("res_id") or None,
+            "conversation_id": raw.get("conversation_id") or None,
+            "user_id": raw.get("user_id") or None,
+            "mail_message_id": raw.get("mail_message_id") or None,
+        }
+        if event["direction"] not in dict(DIRECTIONS):
+            raise self._invalid(position, "direction", _("%(value)r is not one of %(allowed)s",
+                                                        value=event["direction"], allowed=", ".join(dict(DIRECTIONS))))
+        if event["kind"] not in dict(KINDS):
+            raise self._invalid(position, "kind", _("%(value)r is not one of %(allowed)s",
+                                                   value=event["kind"], allowed=", ".join(dict(KINDS))))
+        external_id = raw.get("external_id")
+        if external_id is not None and not isinstance(external_id, (str, int)):
+            raise self._invalid(position, "external_id", _("must be a string"))
+        event["external_id"] = str(external_id).strip() or None if external_id is not None else None
+        if event["external_id"] and len(event["external_id"]) > 255:
+            raise self._invalid(position, "external_id", _("longer than 255 characters"))
+        event["body"] = self._check_text(raw.get("body"), "body", position)
+        event["summary"] = self._check_text(raw.get("summary"), "summary", position)
+        event["attachments"] = self._check_attachments(raw.get("attachments"), position)
+        self._prepare_sender(raw, event)
+        return event
+
+    def _check_text(self, value, field, position):
+        if value in (None, False, ""):
+            return None
+        if not isinstance(value, str):
+            raise self._invalid(position, field, _("must be text"))
+        limit = int(
+            self.env["ir.config_parameter"].sudo().get_param("omnichannel.max_body_chars", DEFAULT_MAX_BODY_CHARS)
+        )
+        if len(value) > limit:
+            raise self._invalid(
+                position,
+                field,
+                _("%(size)s characters is over the limit of %(limit)s (System Parameter "
+                  "'omnichannel.max_body_chars'); send long content as an attachment",
+                  size=len(value), limit=limit),
+            )
+        return value
+
+    def _check_attachments(self, attachments, position):
+        if not attachments:
+            return []
+        if not isinstance(attachments, list):
+            raise self._invalid(position, "attachments", _("must be a list of {name, mimetype, datas}"))
+        checked = []
+        for index, attachment in enumerate(attachments, 1):
+            field = f"attachments[{index}]"
+            if not isinstance(attachment, dict) or not attachment.get("name") or not attachment.get("datas"):
+                raise self._invalid(position, field, _("needs a name and base64 datas"))
+            try:
+                base64.b64decode(attachment["datas"], validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                raise self._invalid(position, field, _("datas is not valid base64")) from None
+            checked.append({"name": attachment["name"], "mimetype": attachment.get("mimetype"), "datas": attachment["datas"]})
+        return checked
+
+    def _parse_date(self, value, position):
+        if not value:
+            return fields.Datetime.now()
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise self._invalid(
+                    position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value)
+                ) from None
+        else:
+            raise self._invalid(position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value))
+        if parsed.tzinfo:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed.replace(microsecond=0)
+
+    def _prepare_sender(self, raw, event):
+        """Fill event['partner_id'] (known partner) or event['identities'] (ordered (kind, value))."""
+        position, channel = event["position"], event["channel"]
+        partner_id = raw.get("partner_id")
+        if isinstance(partner_id, models.BaseModel):
+            partner_id = partner_id.id
+        event["partner_id"] = partner_id or None
+        sender = raw.get("sender") or {}
+        if not isinstance(sender, dict):
+            raise self._invalid(position, "sender", _("must be an object with phone, email, provider_id or name"))
+        Identity = self.env["omnichannel.identity"]
+        identities = []
+        for key in SENDER_KEYS:
+            value = sender.get(key)
+            if value in (None, ""):
+                continue
+            kind = {"provider_id": "external", "phone": "phone", "email": "email"}[key]
+            if kind == "external":
+                value = f"{channel.channel_type}:{value}"
+            try:
+                identities.append((kind, Identity._normalize(kind, str(value), channel.country_id.code)))
+            except ValueError as exc:
+                raise self._invalid(position, f"sender.{key}", str(exc)) from None
+        name = sender.get("name")
+        if name is not None and not isinstance(name, str):
+            raise self._invalid(position, "sender.name", _("must be text"))
+        event["identities"] = identities
+        event["sender_name"] = (name or "").strip()[:128] or None
+        if not partner_id and not identities:
+            raise self._invalid(
+                position, "sender", _("no usable identifier: give a phone, an email or a provider_id")
+            )
+
+    # ------------------------------------------------------------ writing
+    def _ingest_prepared(self, events):
+        Interaction = self.env["omnichannel.interaction"].sudo()
+        Interaction.flush_model()
+        result = [None] * len(events)
+        keyed = [e for e in events if e["external_id"]]
+        existing = {}
+        if keyed:
+            self.env.cr.execute(
+                """SELECT channel_id, external_id, id FROM omnichannel_interaction
+                    WHERE external_id IS NOT NULL AND (channel_id, external_id) IN %s""",
+                [tuple({(e["channel"].id, e["external_id"]) for e in keyed})],
+            )
+            existing = {(channel_id, ext): id_ for channel_id, ext, id_ in self.env.cr.fetchall()}
+        todo, first_of_key = [], {}
+        for event in events:
+            key = (event["channel"].id, event["external_id"]) if event["external_id"] else None
+            if key in existing:
+                result[event["position"] - 1] = existing[key]
+            elif key and key in first_of_key:
+                event["same_as"] = first_of_key[key]  # a duplicate inside this very batch
+            else:
+                if key:
+                    first_of_key[key] = event
+                todo.append(event)
+        if todo:
+            self._resolve_partners(todo)
+            self._touch_partners(todo)
+            self._route_conversations(todo)
+            self._post_messages(todo)
+            self._insert_interactions(todo)
+        for event in events:
+            if result[event["position"] - 1] is None:
+                result[event["position"] - 1] = (event.get("same_as") or event)["interaction_id"]
+        return result
+
+    def _resolve_partners(self, events):
+        """Give each event a partner: known by one of its identities, by a partner field, or new."""
+        Identity = self.env["omnichannel.identity"].sudo()
+        Partner = self.env["res.partner"].sudo()
+        by_company = defaultdict(list)
+        for event in events:
+            if not event["partner_id"]:
+                by_company[event["channel"].company_id].append(event)
+        claims = []
+        for company, company_events in by_company.items():
+            pairs = {pair for event in company_events for pair in event["identities"]}
+            known = {pair: partner_id for pair, (_id, partner_id) in Identity._lookup(pairs, company).items()}
+            missing = pairs - set(known)
+            if missing:
+                known.update(self._match_partner_fields(missing, company))
+            new_partner_of = {}
+            for event in company_events:
+                partner_id = next((known[p] for p in event["identities"] if p in known), None)
+                partner_id = partner_id or next(
+                    (new_partner_of[p] for p in event["identities"] if p in new_partner_of), None
+                )
+                if not partner_id:
+                    partner_id = self._create_partner(event).id
+                for pair in event["identities"]:
+                    if pair not in known and pair not in new_partner_of:
+                        new_partner_of[pair] = partner_id
+                        claims.append((partner_id, *pair, event["channel"]))
+                event["partner_id"] = partner_id
+        if claims:
+            partners = Partner.browse({c[0] for c in claims})
+            company_of = {p.id: p.company_id.id or None for p in partners}
+            Identity._claim(
+                [(pid, kind, value, company_of[pid], "channel", channel.id) for pid, kind, value, channel in claims]
+            )
+        partners = Partner.browse({e["partner_id"] for e in events}).exists()
+        unknown = {e["partner_id"] for e in events} - set(partners.ids)
+        if unknown:
+            event = next(e for e in events if e["partner_id"] in unknown)
+            raise self._invalid(event["position"], "partner_id", _("no contact has the id %r", event["partner_id"]))
+        commercial = {p.id: p.commercial_partner_id.id for p in partners}
+        for event in events:
+            event["commercial_partner_id"] = commercial[event["partner_id"]]
+
+    def _match_partner_fields(self, pairs, company):
+        """Partners whose email or phone/mobile fields hold one of ``pairs``, for identities not yet indexed."""
+        Partner = self.env["res.partner"].sudo().with_context(active_test=False)
+        found = {}
+        company_domain = [("company_id", "in", [False, company.id])]
+        emails = [value for kind, value in pairs if kind == "email"]
+        if emails:
+            for partner in Partner.search([("email_normalized", "in", emails)] + company_domain, order="id"):
+                found.setdefault(("email", partner.email_normalized), partner.id)
+        phones = [value for kind, value in pairs if kind == "phone"]
+        if phones:
+            for partner in Partner.search([("phone_sanitized", "in", phones)] + company_domain, order="id"):
+                found.setdefault(("phone", partner.phone_sanitized), partner.id)
+        return found
+
+    def _create_partner(self, event):
+        values = dict(event["identities"])
+        channel = event["channel"]
+        name = event["sender_name"] or values.get("email") or values.get("phone") or values.get("external", "").split(":", 1)[-1]
+        return (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(tracking_disable=True, omni_skip_identity_sync=True)
+            .create(
+                {
+                    "name": name,
+                    "phone": values.get("phone"),
+                    "email": values.get("email"),
+                    "company_id": channel.company_id.id,
+                    "omni_source_channel_id": channel.id,
+                }
+            )
+        )
+
+    def _touch_partners(self, events):
+        """Record the last contact, and serialise concurrent ingests of one customer.
+
+        Updating the partner row makes a concurrent transaction touching the same
+        customer wait, then fail with a serialization error and be retried, so two
+        first messages of one customer never open two conversations.
+        """
+        last = defaultdict(lambda: datetime.min)
+        for event in events:
+            last[event["partner_id"]] = max(last[event["partner_id"]], event["date"])
+        self.env["res.partner"].flush_model(["omni_last_contact_date"])
+        self.env.cr.execute(
+            f"""UPDATE res_partner p
+                   SET omni_last_contact_date = GREATEST(p.omni_last_contact_date, v.date)
+                  FROM (VALUES {", ".join(["%s"] * len(last))}) AS v(id, date)
+                 WHERE p.id = v.id""",
+            list(last.items()),
+        )
+        self.env["res.partner"].invalidate_model(["omni_last_contact_date"])
+
+    def _route_conversations(self, events):
+        """Dialogue events join the customer's open conversation on the channel, or open one."""
+        Conversation = self.env["omnichannel.conversation"].sudo()
+        dialogue = [e for e in events if e["kind"] in DIALOGUE_KINDS and e["direction"] != "internal"]
+        for event in dialogue:
+            if event["conversation_id"]:
+                event["conversation"] = Conversation.browse(event["conversation_id"])
+        pending = [e for e in dialogue if "conversation" not in e]
+        if pending:
+            open_ones = Conversation.search(
+                [
+                    ("partner_id", "in", list({e["partner_id"] for e in pending})),
+                    ("channel_id", "in", list({e["channel"].id for e in pending})),
+                    ("state", "!=", "resolved"),
+                ]
+            )
+            current = {(c.partner_id.id, c.channel_id.id, c.thread_key or None): c for c in open_ones}
+            for event in sorted(pending, key=lambda e: e["date"]):
+                key = (event["partner_id"], event["channel"].id, event["thread_key"])
+                if key not in current and event["direction"] == "inbound":
+                    current[key] = self._reopen_or_open(event)
+                event["conversation"] = current.get(key, Conversation)
+        for event in sorted(dialogue, key=lambda e: e["date"]):
+            conversation = event["conversation"]
+            if not conversation:
+                continue
+            if event["direction"] == "inbound":
+                conversation._register_inbound(event["date"])
+            else:
+                conversation._register_response(event["date"])
+        for event in events:
+            event.setdefault("conversation", Conversation)
+
+    def _reopen_or_open(self, event):
+        Conversation = self.env["omnichannel.conversation"].sudo()
+        channel = event["channel"]
+        if channel.reopen_policy == "reopen":
+            last = Conversation.search(
+                [
+                    ("partner_id", "=", event["partner_id"]),
+                    ("channel_id", "=", channel.id),
+                    ("thread_key", "=", event["thread_key"] or False),
+                    ("state", "=", "resolved"),
+                ],
+                order="resolved_date desc, id desc",
+                limit=1,
+            )
+            if last:
+                last.write({"state": "open", "resolved_date": False})
+                return last
+        return Conversation.with_context(mail_create_nolog=True).create(
+            {
+                "partner_id": event["partner_id"],
+                "channel_id": channel.id,
+                "thread_key": event["thread_key"],
+            }
+        )
+
+    def _post_messages(self, events):
+        """Put each dialogue event's text in its conversation's chatter, in one batch."""
+        to_post = [
+            e for e in events if e["conversation"] and (e["body"] or e["attachments"]) and not e["mail_message_id"]
+        ]
+        if not to_post:
+            return
+        comment = self.env.ref("mail.mt_comment")
+        messages = self.env["mail.message"].sudo().create(
+            [
+                {
+                    "model": "omnichannel.conversation",
+                    "res_id": event["conversation"].id,
+                    "record_name": event["conversation"].name,
+                    "message_type": "comment",
+                    "subtype_id": comment.id,
+                    "author_id": event["partner_id"] if event["direction"] == "inbound" else False,
+                    "body": Markup("<p>%s</p>") % Markup("<br/>").join(escape(line) for line in (event["body"] or "").splitlines()),
+                    "date": event["date"],
+                }
+                for event in to_post
+            ]
+        )
+        Attachment = self.env["ir.attachment"].sudo()
+        for event, message in zip(to_post, messages):
+            event["mail_message_id"] = message.id
+            if event["attachments"]:
+                message.attachment_ids = Attachment.create(
+                    [
+                        dict(attachment, res_model="omnichannel.conversation", res_id=event["conversation"].id)
+                        for attachment in event["attachments"]
+                    ]
+                )
+
+    def _insert_interactions(self, events):
+        """Write the timeline rows in one statement.
+
+        ON CONFLICT makes a concurrent delivery of the same event fail with a
+        serialization error under REPEATABLE READ, so its transaction is retried and
+        then returns the row written here: never two rows for one event.
+        """
+        self.env.flush_all()
+        now, uid = fields.Datetime.now(), self.env.uid
+        rows = [
+            (
+                event["partner_id"],
+                event["commercial_partner_id"],
+                event["channel"].id,
+                event["channel"].channel_type,
+                event["channel"].company_id.id,
+                event["kind"],
+                event["direction"],
+                event["date"],
+                self._summary(event),
+                event["conversation"].id or None,
+                event["mail_message_id"],
+                event["user_id"],
+                event["res_model"],
+                event["res_id"],
+                event["external_id"],
+                uid, uid, now, now,
+            )
+            for event in events
+        ]
+        self.env.cr.execute(
+            f"""INSERT INTO omnichannel_interaction
+                    (partner_id, commercial_partner_id, channel_id, channel_type, company_id, kind,
+                     direction, date, summary, conversation_id, message_id, user_id, res_model, res_id,
+                     external_id, create_uid, write_uid, create_date, write_date)
+                VALUES {", ".join(["%s"] * len(rows))}
+                ON CONFLICT DO NOTHING RETURNING id""",
+            rows,
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        if len(ids) != len(rows):
+            # Only reachable outside REPEATABLE READ; refuse rather than lose the order of ids.
+            raise ValidationError(_("Some of these events were recorded by another transaction meanwhile; retry."))
+        for event, interaction_id in zip(events, ids):
+            event["interaction_id"] = interaction_id
+
+    def _summary(self, event):
+        text = event["summary"] or event["body"] or ", ".join(a["name"] for a in event["attachments"]) or ""
+        first_line = " ".join(text.split())
+        return first_line[:200] + ("…" if len(first_line) > 200 else "") or None

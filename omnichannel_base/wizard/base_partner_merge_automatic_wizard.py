@@ -1,0 +1,27 @@
+from odoo import _, models
+
+
+class MergePartnerAutomatic(models.TransientModel):
+    _inherit = "base.partner.merge.automatic.wizard"
+
+    def _update_foreign_keys(self, src_partners, dst_partner):
+        """Keep every conversation when merging.
+
+        Odoo's generic merge deletes rows whose foreign key cannot move because of a
+        unique index; ours allows one open conversation per customer and channel, so the
+        merged-away customer's open conversations that would collide are resolved first.
+        """
+        Conversation = self.env["omnichannel.conversation"].sudo()
+        open_of_dst = Conversation.search([("partner_id", "=", dst_partner.id), ("state", "!=", "resolved")])
+        taken = {(c.channel_id.id, c.thread_key or "") for c in open_of_dst}
+        colliding = Conversation.search(
+            [("partner_id", "in", src_partners.ids), ("state", "!=", "resolved")]
+        ).filtered(lambda c: (c.channel_id.id, c.thread_key or "") in taken)
+        for conversation in colliding:
+            conversation.message_post(
+                body=_("Resolved while merging %(source)s into %(target)s, who already has an open conversation here.",
+                       source=conversation.partner_id.display_name, target=dst_partner.display_name),
+                message_type="notification",
+            )
+        colliding.action_resolve()
+        return super()._update_foreign_keys(src_partners, dst_partner)

@@ -1,0 +1,12 @@
+{
+    "name": "Omnichannel CRM: Email",
+    "summary": "Email conversations through Odoo's mail gateway",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "Omnichannel CRM contributors",
+    "website": "https://github.com/omnichannel-crm/omnichannel",
+    "depends": ["omnichannel_base", "mail"],
+    "data": [],
+    "installable": True,
+}

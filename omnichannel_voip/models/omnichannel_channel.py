@@ -1,0 +1,10 @@
+from odoo import fields, models
+
+
+class OmnichannelChannel(models.Model):
+    _inherit = "omnichannel.channel"
+
+    channel_type = fields.Selection(
+        selection_add=[("voice", "Phone")],
+        ondelete={"voice": "set default"},
+    )

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Set up, run and test the Omnichannel suite with nothing but Python and PostgreSQL.
+
+``make run`` and ``make test`` call this script.  Every step is idempotent: it
+checks what already exists and only builds what is missing (``--rebuild``
+drops the project databases first).
+
+Odoo 18.0 Community is found in this order:
+  1. already importable by the Python running this script;
+  2. ``ODOO_SRC``: a path to an Odoo 18.0 source tree, installed in place;
+  3. Odoo's official 18.0 source archive, when the machine is online.
+
+PostgreSQL: with ``PGHOST`` (or another standard ``PG*`` variable) or
+``ODOO_RC`` set, that server is used.  Otherwise a project-local cluster lives
+in ``.local/pg`` and listens on a Unix socket in ``.local/run`` only.
+"""
+
+import argparse
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+PGDATA = LOCAL / "pg"
+PGRUN = LOCAL / "run"
+PGPORT = os.environ.get("OMNI_PGPORT", "54329")
+PGUSER = "odoo"
+CONF = LOCAL / "odoo.conf"
+ADDONS = [
+    "omnichannel_base",
+    "omnichannel_mail",
+    "omnichannel_social",
+    "omnichannel_voip",
+    "omnichannel_pos",
+    "omnichannel_reports",
+]
+RUN_DB = os.environ.get("OMNI_DB", "omnichannel")
+TEST_DB = os.environ.get("OMNI_TEST_DB", "omnichannel_test")
+ODOO_ARCHIVE = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
+SHARE = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "omnichannel-odoo"
+
+
+def say(msg):
+    print(f"[omnichannel] {msg}", flush=True)
+
+
+def die(msg):
+    print(f"\n[omnichannel] ERROR: {msg}\n", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    return subprocess.run([str(c) for c in cmd], **kw)
+
+
+def pip(*args):
+    run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", *args])
+
+
+def _stamp_ok(name, content):
+    """True when ``content`` is what was recorded under ``name`` last time."""
+    stamp = LOCAL / f"{name}.stamp"
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    return stamp.exists() and stamp.read_text() == digest, lambda: stamp.write_text(digest)
+
+
+# --------------------------------------------------------------------------- Odoo
+def _odoo_version():
+    probe = "import odoo.release as r; print('%s.%s' % r.version_info[:2])"
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def _install_odoo_source(src):
+    src = Path(src).resolve()
+    if not (src / "setup.py").exists() or not (src / "odoo" / "release.py").exists():
+        die(f"ODOO_SRC={src} is not an Odoo source tree: it needs setup.py and odoo/release.py.")
+    say(f"installing Odoo's Python requirements from {src}/requirements.txt")
+    fixed = []
+    for line in (src / "requirements.txt").read_text().splitlines():
+        # cbor2 5.4.2 does not build on Python 3.11 (5.4.6 does); python-ldap needs
+        # system headers and only serves the auth_ldap module, which we do not use.
+        if line.startswith("cbor2==5.4.2"):
+            line = line.replace("5.4.2", "5.4.6")
+        if line.startswith("python-ldap"):
+            continue
+        fixed.append(line)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
+        req.write("\n".join(fixed) + "\n")
+    pip("-r", req.name)
+    say(f"installing Odoo from {src} (in place)")
+    pip("--no-deps", "-e", src)
+
+
+def ensure_odoo():
+    version = _odoo_version()
+    if version == "18.0":
+        return
+    if version:
+        die(f"{sys.executable} imports Odoo {version}; this suite needs Odoo 18.0. "
+            "Use another Python (PYTHON=/path/to/python3 make ...) or uninstall that Odoo.")
+    if os.environ.get("ODOO_SRC"):
+        _install_odoo_source(os.environ["ODOO_SRC"])
+    else:
+        target = SHARE / "odoo-18.0"
+        if not (target / "setup.py").exists():
+            say(f"Odoo 18.0 is not importable; downloading {ODOO_ARCHIVE}")
+            try:
+                with urllib.request.urlopen(ODOO_ARCHIVE, timeout=60) as resp, \
+                        tempfile.TemporaryFile() as tmp:
+                    shutil.copyfileobj(resp, tmp)
+                    tmp.seek(0)
+                    with tarfile.open(fileobj=tmp) as tar:
+                        top = tar.getmembers()[0].name.split("/")[0]
+                        tar.extractall(SHARE, filter="data")
+                (SHARE / top).rename(target)
+            except OSError as exc:
+                die(f"Odoo 18.0 Community is not importable by {sys.executable}, ODOO_SRC is not "
+                    f"set, and downloading {ODOO_ARCHIVE} failed ({exc}).\n"
+                    "Do one of these, then run the command again:\n"
+                    "  - ODOO_SRC=/path/to/odoo-18.0 make run   (a source tree with setup.py and odoo/)\n"
+                    "  - pip install the Odoo 18.0 source into this Python yourself")
+        _install_odoo_source(target)
+    if _odoo_version() != "18.0":
+        die("Odoo 18.0 was installed but still cannot be imported; see pip's output above.")
+
+
+def ensure_python_deps():
+    req = (ROOT / "requirements.txt").read_text()
+    ok, record = _stamp_ok(f"requirements-{Path(sys.executable).name}", req + sys.executable)
+    if ok:
+        return
+    say("installing the suite's Python requirements")
+    pip("-r", ROOT / "requirements.txt")
+    record()
+
+
+# --------------------------------------------------------------------- PostgreSQL
+def _external_db():
+    return any(os.environ.get(v) for v in ("PGHOST", "PGPORT", "PGUSER", "ODOO_RC"))
+
+
+def _pg_bin(name):
+    found = shutil.which(name)
+    if found:
+        return found
+    for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (base / name).exists():
+            return str(base / name)
+    die(f"PostgreSQL's {name} was not found. Install the server package "
+        "(apt-get install postgresql) or point PGHOST at an existing server.")
+
+
+def _as_pg_owner(cmd):
+    """PostgreSQL refuses to run as root: run the cluster as the postgres user then."""
+    if os.geteuid() != 0:
+        return cmd
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        die("Running as root, and there is no 'postgres' system user to own the local cluster.")
+    return ["runuser", "-u", "postgres", "--", *cmd]
+
+
+def ensure_postgres():
+    if _external_db():
+        return
+    LOCAL.mkdir(exist_ok=True)
+    PGRUN.mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(PGRUN, "postgres")
+        for parent in [ROOT, *ROOT.parents]:
+            if not os.stat(parent).st_mode & 0o001:
+                die(f"The postgres user cannot reach {PGDATA}: {parent} is not world-traversable. "
+                    "Move the checkout (e.g. under /srv or /tmp) or point PGHOST at a server.")
+    if not (PGDATA / "PG_VERSION").exists():
+        say(f"creating a project-local PostgreSQL cluster in {PGDATA}")
+        PGDATA.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(PGDATA, "postgres")
+        run(_as_pg_owner([_pg_bin("initdb"), "-D", PGDATA, "-U", PGUSER, "--auth=trust",
+                          "-E", "UTF8", "--locale=C.UTF-8"]), stdout=subprocess.DEVNULL)
+    status = run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "status"]), check=False,
+                 stdout=subprocess.DEVNULL)
+    if status.returncode != 0:
+        say(f"starting PostgreSQL on socket {PGRUN} (port {PGPORT})")
+        opts = f"-c listen_addresses='' -c unix_socket_directories='{PGRUN}' -p {PGPORT} " \
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off " \
+               "-c max_connections=200 -c shared_buffers=512MB"
+        run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "-l", PGDATA / "server.log",
+                          "-o", opts, "-w", "start"]), stdout=subprocess.DEVNULL)
+
+
+def write_config():
+    """An odoo.conf for the local cluster; ODOO_RC wins when given."""
+    if os.environ.get("ODOO_RC"):
+        return Path(os.environ["ODOO_RC"])
+    LOCAL.mkdir(exist_ok=True)
+    lines = ["[options]", f"addons_path = {ROOT}", f"data_dir = {LOCAL / 'data'}",
+             "admin_passwd = admin", "without_demo = False", "http_interface = 127.0.0.1"]
+    if _external_db():
+        for var, key in (("PGHOST", "db_host"), ("PGPORT", "db_port"),
+                         ("PGUSER", "db_user"), ("PGPASSWORD", "db_password")):
+            if os.environ.get(var):
+                lines.append(f"{key} = {os.environ[var]}")
+    else:
+        lines += [f"db_host = {PGRUN}", f"db_port = {PGPORT}", f"db_user = {PGUSER}"]
+    CONF.write_text("\n".join(lines) + "\n")
+    return CONF
+
+
+def _odoo(conf, *args, **kw):
+    return run([sys.executable, "-m", "odoo", "-c", conf, *args], **kw)
+
+
+def _db_exists(conf, db):
+    probe = (
+        "import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
+        "print(sys.argv[2] in odoo.service.db.list_dbs(force=True))"
+    )
+    res = run([sys.executable, "-c", probe, conf, db], capture_output=True, text=True)
+    return res.stdout.strip().endswith("True")
+
+
+def _addons_digest():
+    h = hashlib.sha256()
+    for addon in ADDONS:
+        for path in sorted((ROOT / addon).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(ROOT)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def ensure_database(conf, db, rebuild=False):
+    """A database with the six addons and their demo data, updated when the code changed."""
+    modules = ",".join(ADDONS)
+    stamp = LOCAL / f"db-{db}.stamp"
+    digest = _addons_digest()
+    if rebuild and _db_exists(conf, db):
+        say(f"dropping database {db} (--rebuild)")
+        run([sys.executable, "-c",
+             "import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
+             "odoo.service.db.exp_drop(sys.argv[2])", conf, db])
+    if not _db_exists(conf, db):
+        say(f"creating database {db} with {modules} and demo data (a few minutes)")
+        _odoo(conf, "-d", db, "-i", modules, "--stop-after-init", "--log-level=warn")
+        _set_admin_password(conf, db)
+    elif not stamp.exists() or stamp.read_text() != digest:
+        say(f"updating {modules} in {db}")
+        _odoo(conf, "-d", db, "-u", modules, "--stop-after-init", "--log-level=warn")
+    stamp.write_text(digest)
+
+
+def _set_admin_password(conf, db):
+    # Demo databases already use admin/admin; this keeps it true on --without-demo too.
+    code = ("import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
+            "reg = odoo.registry(sys.argv[2]);\n"
+            "with reg.cursor() as cr:\n"
+            "    env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})\n"
+            "    env.ref('base.user_admin').write({'login': 'admin', 'password': 'admin'})")
+    run([sys.executable, "-c", code, conf, db])
+
+
+# --------------------------------------------------------------------- browser
+def ensure_browser():
+    try:
+        import websocket  # noqa: F401  (Odoo's tours drive Chromium through it)
+    except ImportError:
+        pip("websocket-client")
+    for name in ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable"):
+        if shutil.which(name):
+            return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing Chromium for the UI tours (apt-get install chromium)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        res = run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env)
+        if res.returncode != 0:
+            run(["apt-get", "update", "-q"], env=env)
+            run(["apt-get", "install", "-y", "-q", "chromium"], env=env)
+        if shutil.which("chromium"):
+            return
+    die("The UI tours need Chromium and none was found. Install it "
+        "(sudo apt-get install chromium) and run the tests again; tours are never skipped.")
+
+
+# --------------------------------------------------------------------- commands
+def setup(db, rebuild=False):
+    ensure_odoo()
+    ensure_python_deps()
+    ensure_postgres()
+    conf = write_config()
+    ensure_database(conf, db, rebuild=rebuild)
+    return conf
+
+
+def cmd_run(args):
+    conf = setup(RUN_DB, args.rebuild)
+    say(f"serving http://localhost:8069 (database {RUN_DB}, login admin / admin); Ctrl+C stops")
+    os.execv(sys.executable, [sys.executable, "-m", "odoo", "-c", str(conf), "-d", RUN_DB,
+                              "--db-filter", f"^{RUN_DB}$", "--http-interface", "0.0.0.0",
+                              "-p", os.environ.get("OMNI_HTTP_PORT", "8069")])
+
+
+def cmd_test(args):
+    ensure_browser()
+    conf = setup(TEST_DB, args.rebuild)
+    paths = [str(ROOT / a) for a in ADDONS] + [str(ROOT / "tests")]
+    cmd = [sys.executable, "-m", "pytest", f"--odoo-config={conf}", f"--odoo-database={TEST_DB}",
+           "--odoo-http", "--odoo-log-level=warn", "-p", "no:cacheprovider",
+           *args.pytest_args, *([] if args.pytest_args else paths)]
+    say(" ".join(cmd))
+    os.chdir(ROOT)
+    sys.exit(subprocess.run(cmd).returncode)
+
+
+def cmd_bench(args):
+    ensure_odoo()
+    ensure_python_deps()
+    ensure_postgres()
+    conf = write_config()
+    cmd = [sys.executable, str(ROOT / "tests" / "bench" / "bench_ingest.py"), "--config", str(conf),
+           *args.bench_args]
+    sys.exit(subprocess.run(cmd).returncode)
+
+
+def cmd_stop(_args):
+    if (PGDATA / "PG_VERSION").exists():
+        run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "-m", "fast", "stop"]), check=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="serve Odoo on :8069 with every addon and its demo data")
+    p.add_argument("--rebuild", action="store_true", help="drop and recreate the database")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("test", help="run every test through pytest-odoo, tours included")
+    p.add_argument("--rebuild", action="store_true", help="drop and recreate the test database")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="paths or options for pytest")
+    p.set_defaults(func=cmd_test)
+    p = sub.add_parser("bench", help="build the 1M-partner database and print the figures")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("stop", help="stop the project-local PostgreSQL")
+    p.set_defaults(func=cmd_stop)
+    args = parser.parse_args()
+    started = time.time()
+    args.func(args)
+    say(f"done in {time.time() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
