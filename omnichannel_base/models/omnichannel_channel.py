@@ -63,7 +63,7 @@ class OmnichannelChannel(models.Model):
         ("api_token_unique", "UNIQUE(api_token)", "Two channels cannot share an API token."),
     ]
 
-    @api.depends("company_id")
+    @api.depends("company_id.country_id")
     def _compute_country_id(self):
         for channel in self:
             channel.country_id = channel.company_id.country_id

@@ -12,7 +12,7 @@ class OmnichannelConversation(models.Model):
     _inherit = ["rating.mixin", "mail.activity.mixin"]
     _order = "last_message_date desc, id desc"
 
-    name = fields.Char(compute="_compute_name", store=True, readonly=False, required=True)
+    name = fields.Char(compute="_compute_name", store=True, readonly=False)
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True)
     commercial_partner_id = fields.Many2one(
         related="partner_id.commercial_partner_id", store=True, index=True, string="Customer Company"

@@ -126,4 +126,6 @@ class OmnichannelIdentity(models.Model):
                 ON CONFLICT DO NOTHING RETURNING id""",
             [(*row, *stamp) for row in rows],
         )
-        return [row[0] for row in self.env.cr.fetchall()]
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.env["res.partner"].invalidate_model(["omni_identity_ids"])
+        return ids

@@ -234,10 +234,10 @@ class OmnichannelIngest(models.AbstractModel):
         claims = []
         for company, company_events in by_company.items():
             pairs = {pair for event in company_events for pair in event["identities"]}
-            known = {pair: partner_id for pair, (_id, partner_id) in Identity._lookup(pairs, company).items()}
-            missing = pairs - set(known)
-            if missing:
-                known.update(self._match_partner_fields(missing, company))
+            indexed = {pair: partner_id for pair, (_id, partner_id) in Identity._lookup(pairs, company).items()}
+            known = dict(indexed)
+            if pairs - set(known):
+                known.update(self._match_partner_fields(pairs - set(known), company))
             new_partner_of = {}
             for event in company_events:
                 partner_id = next((known[p] for p in event["identities"] if p in known), None)
@@ -247,7 +247,8 @@ class OmnichannelIngest(models.AbstractModel):
                 if not partner_id:
                     partner_id = self._create_partner(event).id
                 for pair in event["identities"]:
-                    if pair not in known and pair not in new_partner_of:
+                    # Index what we learnt, unless that identifier is another contact's.
+                    if pair not in indexed and pair not in new_partner_of and known.get(pair, partner_id) == partner_id:
                         new_partner_of[pair] = partner_id
                         claims.append((partner_id, *pair, event["channel"]))
                 event["partner_id"] = partner_id
@@ -452,6 +453,8 @@ class OmnichannelIngest(models.AbstractModel):
             rows,
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
+        self.env["omnichannel.conversation"].invalidate_model(["interaction_ids"])
+        self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
         if len(ids) != len(rows):
             # Only reachable outside REPEATABLE READ; refuse rather than lose the order of ids.
             raise ValidationError(_("Some of these events were recorded by another transaction meanwhile; retry."))

@@ -19,8 +19,8 @@ class MergePartnerAutomatic(models.TransientModel):
         ).filtered(lambda c: (c.channel_id.id, c.thread_key or "") in taken)
         for conversation in colliding:
             conversation.message_post(
-                body=_("Resolved while merging %(source)s into %(target)s, who already has an open conversation here.",
-                       source=conversation.partner_id.display_name, target=dst_partner.display_name),
+                body=_("Resolved while merging %(merged)s into %(kept)s, who already has an open conversation here.",
+                       merged=conversation.partner_id.display_name, kept=dst_partner.display_name),
                 message_type="notification",
             )
         colliding.action_resolve()

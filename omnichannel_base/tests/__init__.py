@@ -1,0 +1,1 @@
+from . import common, test_ingest, test_api, test_partner, test_security, test_concurrency, test_ui
