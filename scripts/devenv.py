@@ -68,7 +68,8 @@ def pip(*args):
 
 
 def _stamp_ok(name, content):
-    """True when ``content`` is what was recorded under ``name`` last time."""
+    """(True when ``content`` is what was recorded under ``name`` last time, a recorder)."""
+    LOCAL.mkdir(exist_ok=True)
     stamp = LOCAL / f"{name}.stamp"
     digest = hashlib.sha256(content.encode()).hexdigest()
     return stamp.exists() and stamp.read_text() == digest, lambda: stamp.write_text(digest)
