@@ -22,6 +22,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tempfile
 import time
@@ -47,6 +48,7 @@ RUN_DB = os.environ.get("OMNI_DB", "omnichannel")
 TEST_DB = os.environ.get("OMNI_TEST_DB", "omnichannel_test")
 ODOO_ARCHIVE = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
 SHARE = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "omnichannel-odoo"
+VENV = SHARE / "venv"  # only when the system Python refuses packages (PEP 668); outside the checkout
 
 
 def say(msg):
@@ -103,6 +105,26 @@ def _install_odoo_source(src):
     pip("--no-deps", "-e", src)
 
 
+def ensure_interpreter():
+    """Re-run this script with the Python that has Odoo, or that may receive it.
+
+    That is the running Python, unless it lacks Odoo and either a virtualenv was made
+    earlier or the system forbids installing into it (Debian 12, Ubuntu 24.04).
+    """
+    if os.environ.get("OMNI_REEXEC") or _odoo_version():
+        return
+    venv_python = VENV / "bin" / "python"
+    if not venv_python.exists():
+        managed = Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").exists()
+        if not managed or sys.prefix != sys.base_prefix:
+            return
+        say(f"{sys.executable} is managed by the system; installing into the virtualenv {VENV}")
+        if run([sys.executable, "-m", "venv", VENV], check=False).returncode != 0:
+            die("Could not create a virtualenv: install python3-venv (apt-get install python3-venv) "
+                "and run the command again.")
+    os.execve(venv_python, [str(venv_python), __file__, *sys.argv[1:]], dict(os.environ, OMNI_REEXEC="1"))
+
+
 def ensure_odoo():
     version = _odoo_version()
     if version == "18.0":
@@ -123,7 +145,10 @@ def ensure_odoo():
                     tmp.seek(0)
                     with tarfile.open(fileobj=tmp) as tar:
                         top = tar.getmembers()[0].name.split("/")[0]
-                        tar.extractall(SHARE, filter="data")
+                        try:
+                            tar.extractall(SHARE, filter="data")
+                        except TypeError:  # Python < 3.10.12 has no extraction filters
+                            tar.extractall(SHARE)
                 (SHARE / top).rename(target)
             except OSError as exc:
                 die(f"Odoo 18.0 Community is not importable by {sys.executable}, ODOO_SRC is not "
@@ -297,6 +322,7 @@ def ensure_browser():
 
 # --------------------------------------------------------------------- commands
 def setup(db, rebuild=False):
+    ensure_interpreter()
     ensure_odoo()
     ensure_python_deps()
     ensure_postgres()
@@ -314,6 +340,7 @@ def cmd_run(args):
 
 
 def cmd_test(args):
+    ensure_interpreter()
     ensure_browser()
     conf = setup(TEST_DB, args.rebuild)
     paths = [str(ROOT / a) for a in ADDONS] + [str(ROOT / "tests")]
@@ -326,6 +353,7 @@ def cmd_test(args):
 
 
 def cmd_bench(args):
+    ensure_interpreter()
     ensure_odoo()
     ensure_python_deps()
     ensure_postgres()
