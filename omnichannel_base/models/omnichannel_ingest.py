@@ -48,7 +48,8 @@ class OmnichannelIngest(models.AbstractModel):
             raise ValidationError(
                 _("%(count)s events in one call; send at most %(max)s at a time.", count=len(events), max=MAX_BATCH)
             )
-        prepared = [self._prepare_event(raw, position) for position, raw in enumerate(events, 1)]
+        channels = self._active_channels(events)
+        prepared = [self._prepare_event(raw, position, channels) for position, raw in enumerate(events, 1)]
         with self.env.cr.savepoint():
             ids = self._ingest_prepared(prepared)
         return self.env["omnichannel.interaction"].browse(ids)
@@ -57,8 +58,19 @@ class OmnichannelIngest(models.AbstractModel):
     def _invalid(self, position, field, message):
         return ValidationError(_("Event %(position)s, %(field)s: %(message)s", position=position, field=field, message=message))
 
+    def _active_channels(self, events):
+        """{id: channel} of the active channels the events name, read in one query."""
+        ids = set()
+        for event in events:
+            channel_id = event.get("channel_id") if isinstance(event, dict) else None
+            channel_id = channel_id.id if isinstance(channel_id, models.BaseModel) else channel_id
+            if isinstance(channel_id, int) and not isinstance(channel_id, bool):
+                ids.add(channel_id)
+        channels = self.env["omnichannel.channel"].sudo().browse(ids).exists()
+        return {channel.id: channel for channel in channels if channel.active}
+
     @api.model
-    def _prepare_event(self, raw, position):
+    def _prepare_event(self, raw, position, channels):
         """Check and normalise one event; raise ValidationError naming the field at fault."""
         if not isinstance(raw, dict):
             raise self._invalid(position, "event", _("expected an object, got %s", type(raw).__name__))
@@ -67,8 +79,8 @@ class OmnichannelIngest(models.AbstractModel):
             channel_id = channel_id.id
         if not channel_id:
             raise self._invalid(position, "channel_id", _("every event needs the channel it came through"))
-        channel = self.env["omnichannel.channel"].sudo().browse(channel_id).exists() if isinstance(channel_id, int) else None
-        if not channel or not channel.active:
+        channel = channels.get(channel_id) if isinstance(channel_id, int) else None
+        if not channel:
             raise self._invalid(position, "channel_id", _("no active channel has the id %r", channel_id))
         event = {
             "position": position,
