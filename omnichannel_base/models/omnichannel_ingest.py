@@ -250,18 +250,25 @@ class OmnichannelIngest(models.AbstractModel):
             known = dict(indexed)
             if pairs - set(known):
                 known.update(self._match_partner_fields(pairs - set(known), company))
-            new_partner_of = {}
+            # Senders nobody knows become contacts: one per identifier, created in one batch.
+            new_partner_of, newcomers = {}, []
             for event in company_events:
-                partner_id = next((known[p] for p in event["identities"] if p in known), None)
-                partner_id = partner_id or next(
-                    (new_partner_of[p] for p in event["identities"] if p in new_partner_of), None
+                if any(p in known or p in new_partner_of for p in event["identities"]):
+                    continue
+                for pair in event["identities"]:
+                    new_partner_of[pair] = len(newcomers)
+                newcomers.append(event)
+            created = self._create_partners(newcomers)
+            new_partner_of = {pair: created[index].id for pair, index in new_partner_of.items()}
+            claimed = set(indexed)
+            for event in company_events:
+                partner_id = next(
+                    (known.get(p) or new_partner_of.get(p) for p in event["identities"] if p in known or p in new_partner_of)
                 )
-                if not partner_id:
-                    partner_id = self._create_partner(event).id
                 for pair in event["identities"]:
                     # Index what we learnt, unless that identifier is another contact's.
-                    if pair not in indexed and pair not in new_partner_of and known.get(pair, partner_id) == partner_id:
-                        new_partner_of[pair] = partner_id
+                    if pair not in claimed and known.get(pair, partner_id) == partner_id:
+                        claimed.add(pair)
                         claims.append((partner_id, *pair, event["channel"]))
                 event["partner_id"] = partner_id
         if claims:
@@ -294,24 +301,30 @@ class OmnichannelIngest(models.AbstractModel):
                 found.setdefault(("phone", partner.phone_sanitized), partner.id)
         return found
 
-    def _create_partner(self, event):
-        values = dict(event["identities"])
-        channel = event["channel"]
-        name = event["sender_name"] or values.get("email") or values.get("phone") or values.get("external", "").split(":", 1)[-1]
-        return (
-            self.env["res.partner"]
-            .sudo()
-            .with_context(tracking_disable=True, omni_skip_identity_sync=True)
-            .create(
+    def _create_partners(self, events):
+        """New contacts for the senders of ``events``, named from their provider profile."""
+        vals_list = []
+        for event in events:
+            values = dict(event["identities"])
+            name = (
+                event["sender_name"]
+                or values.get("email")
+                or values.get("phone")
+                or values.get("external", "").split(":", 1)[-1]
+            )
+            vals_list.append(
                 {
                     "name": name,
                     "phone": values.get("phone"),
                     "email": values.get("email"),
-                    "company_id": channel.company_id.id,
-                    "omni_source_channel_id": channel.id,
+                    "company_id": event["channel"].company_id.id,
+                    "omni_source_channel_id": event["channel"].id,
                 }
             )
+        Partner = self.env["res.partner"].sudo().with_context(
+            tracking_disable=True, mail_create_nolog=True, omni_skip_identity_sync=True
         )
+        return Partner.create(vals_list) if vals_list else Partner
 
     def _touch_partners(self, events):
         """Record the last contact, and serialise concurrent ingests of one customer.
