@@ -132,25 +132,30 @@ class OmnichannelConversation(models.Model):
             )
 
     # ------------------------------------------------------------ messages
-    def _register_inbound(self, date):
-        """A customer wrote: set the first/last message dates and wake the conversation up."""
-        for conversation in self:
-            vals = {"last_message_date": max(filter(None, [conversation.last_message_date, date]))}
-            if not conversation.first_inbound_date:
-                vals["first_inbound_date"] = date
-            if conversation.state == "pending":
-                vals["state"] = "open"
-            conversation.write(vals)
-
-    def _register_response(self, date):
-        """An agent answered: first response time, and the ball is in the customer's court."""
-        for conversation in self:
-            vals = {"last_message_date": max(filter(None, [conversation.last_message_date, date]))}
-            if conversation.first_inbound_date and not conversation.first_response_date:
-                vals["first_response_date"] = max(date, conversation.first_inbound_date)
-            if conversation.state == "new":
-                vals["state"] = "open"
-            conversation.write(vals)
+    def _register_messages(self, messages):
+        """Record ``messages`` [(direction, date)] in date order: last and first message
+        dates, first response time, and the state they lead to."""
+        self.ensure_one()
+        state, last = self.state, self.last_message_date
+        first_inbound, first_response = self.first_inbound_date, self.first_response_date
+        for direction, date in sorted(messages, key=lambda m: m[1]):
+            last = max(last or date, date)
+            if direction == "inbound":
+                first_inbound = first_inbound or date
+                state = "open" if state == "pending" else state
+            else:
+                if first_inbound and not first_response:
+                    first_response = max(date, first_inbound)
+                state = "open" if state == "new" else state
+        values = {
+            "state": state,
+            "last_message_date": last,
+            "first_inbound_date": first_inbound,
+            "first_response_date": first_response,
+        }
+        changed = {field: value for field, value in values.items() if self[field] != value}
+        if changed:
+            self.write(changed)
 
     def _message_post_after_hook(self, message, msg_vals):
         """An agent's chatter reply (not an internal note) goes to the customer through the channel."""

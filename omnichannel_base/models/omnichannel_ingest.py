@@ -324,7 +324,11 @@ class OmnichannelIngest(models.AbstractModel):
         Partner = self.env["res.partner"].sudo().with_context(
             tracking_disable=True, mail_create_nolog=True, omni_skip_identity_sync=True
         )
-        return Partner.create(vals_list) if vals_list else Partner
+        if not vals_list:
+            return Partner
+        # Defaults are the same for the whole batch: compute them once, not per contact.
+        defaults = Partner.default_get([name for name, field in Partner._fields.items() if field.store])
+        return Partner.create([{**defaults, **vals} for vals in vals_list])
 
     def _touch_partners(self, events):
         """Record the last contact, and serialise concurrent ingests of one customer.
@@ -349,60 +353,63 @@ class OmnichannelIngest(models.AbstractModel):
     def _route_conversations(self, events):
         """Dialogue events join the customer's open conversation on the channel, or open one."""
         Conversation = self.env["omnichannel.conversation"].sudo()
-        dialogue = [e for e in events if e["kind"] in DIALOGUE_KINDS and e["direction"] != "internal"]
-        for event in dialogue:
-            if event["conversation_id"]:
-                event["conversation"] = Conversation.browse(event["conversation_id"])
-        pending = [e for e in dialogue if "conversation" not in e]
-        if pending:
-            open_ones = Conversation.search(
-                [
-                    ("partner_id", "in", list({e["partner_id"] for e in pending})),
-                    ("channel_id", "in", list({e["channel"].id for e in pending})),
-                    ("state", "!=", "resolved"),
-                ]
-            )
-            current = {(c.partner_id.id, c.channel_id.id, c.thread_key or None): c for c in open_ones}
-            for event in sorted(pending, key=lambda e: e["date"]):
-                key = (event["partner_id"], event["channel"].id, event["thread_key"])
-                if key not in current and event["direction"] == "inbound":
-                    current[key] = self._reopen_or_open(event)
-                event["conversation"] = current.get(key, Conversation)
-        for event in sorted(dialogue, key=lambda e: e["date"]):
-            conversation = event["conversation"]
-            if not conversation:
-                continue
-            if event["direction"] == "inbound":
-                conversation._register_inbound(event["date"])
-            else:
-                conversation._register_response(event["date"])
         for event in events:
-            event.setdefault("conversation", Conversation)
-
-    def _reopen_or_open(self, event):
-        Conversation = self.env["omnichannel.conversation"].sudo()
-        channel = event["channel"]
-        if channel.reopen_policy == "reopen":
-            last = Conversation.search(
-                [
-                    ("partner_id", "=", event["partner_id"]),
-                    ("channel_id", "=", channel.id),
-                    ("thread_key", "=", event["thread_key"] or False),
-                    ("state", "=", "resolved"),
-                ],
-                order="resolved_date desc, id desc",
-                limit=1,
-            )
-            if last:
-                last.write({"state": "open", "resolved_date": False})
-                return last
-        return Conversation.with_context(mail_create_nolog=True).create(
-            {
-                "partner_id": event["partner_id"],
-                "channel_id": channel.id,
-                "thread_key": event["thread_key"],
-            }
+            event["conversation"] = Conversation.browse(event["conversation_id"] or [])
+        dialogue = sorted(
+            (e for e in events if e["kind"] in DIALOGUE_KINDS and e["direction"] != "internal"),
+            key=lambda e: e["date"],
         )
+        pending = [e for e in dialogue if not e["conversation"]]
+        if pending:
+            key_of = {id(e): (e["partner_id"], e["channel"].id, e["thread_key"]) for e in pending}
+            current = self._conversations_by_key(key_of.values(), resolved=False)
+            to_open = {}
+            for event in pending:
+                key = key_of[id(event)]
+                if key not in current and event["direction"] == "inbound":
+                    to_open.setdefault(key, event["channel"])
+            if to_open:
+                current.update(self._reopen_or_open(to_open))
+            for event in pending:
+                event["conversation"] = current.get(key_of[id(event)], Conversation)
+        by_conversation = defaultdict(list)
+        for event in dialogue:
+            if event["conversation"]:
+                by_conversation[event["conversation"]].append((event["direction"], event["date"]))
+        for conversation, messages in by_conversation.items():
+            conversation._register_messages(messages)
+
+    def _conversations_by_key(self, keys, resolved):
+        """{(partner, channel, thread key): conversation} of the open, or last resolved, ones."""
+        keys = set(keys)
+        conversations = self.env["omnichannel.conversation"].sudo().search(
+            [
+                ("partner_id", "in", list({k[0] for k in keys})),
+                ("channel_id", "in", list({k[1] for k in keys})),
+                ("state", "=" if resolved else "!=", "resolved"),
+            ],
+            order="resolved_date desc, id desc",
+        )
+        found = {}
+        for conversation in conversations:
+            key = (conversation.partner_id.id, conversation.channel_id.id, conversation.thread_key or None)
+            if key in keys:
+                found.setdefault(key, conversation)
+        return found
+
+    def _reopen_or_open(self, channel_of_key):
+        """Conversations for keys with none open: the last resolved one reopened, if the
+        channel says so, else a new one. All created in one batch."""
+        reopenable = [key for key, channel in channel_of_key.items() if channel.reopen_policy == "reopen"]
+        result = self._conversations_by_key(reopenable, resolved=True) if reopenable else {}
+        if result:
+            self.env["omnichannel.conversation"].union(*result.values()).write({"state": "open", "resolved_date": False})
+        new_keys = [key for key in channel_of_key if key not in result]
+        created = self.env["omnichannel.conversation"].sudo().with_context(mail_create_nolog=True).create(
+            [{"partner_id": key[0], "channel_id": key[1], "thread_key": key[2]} for key in new_keys]
+        )
+        result.update(zip(new_keys, created))
+        return result
 
     def _post_messages(self, events):
         """Put each dialogue event's text in its conversation's chatter, in one batch."""
@@ -412,6 +419,8 @@ class OmnichannelIngest(models.AbstractModel):
         if not to_post:
             return
         comment = self.env.ref("mail.mt_comment")
+        authors = self.env["res.partner"].browse({e["partner_id"] for e in to_post})
+        email_from = {author.id: author.email_formatted for author in authors}
         messages = self.env["mail.message"].sudo().create(
             [
                 {
@@ -421,6 +430,8 @@ class OmnichannelIngest(models.AbstractModel):
                     "message_type": "comment",
                     "subtype_id": comment.id,
                     "author_id": event["partner_id"] if event["direction"] == "inbound" else False,
+                    "email_from": email_from[event["partner_id"]] if event["direction"] == "inbound" else False,
+                    "reply_to": False,  # answers go back through the channel, not by email
                     "body": Markup("<p>%s</p>") % Markup("<br/>").join(escape(line) for line in (event["body"] or "").splitlines()),
                     "date": event["date"],
                 }
