@@ -8,5 +8,6 @@
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base", "mail"],
     "data": [],
+    "demo": ["demo/omnichannel_mail_demo.xml"],
     "installable": True,
 }

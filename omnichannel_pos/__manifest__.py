@@ -8,5 +8,6 @@
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base", "point_of_sale"],
     "data": [],
+    "demo": ["demo/omnichannel_pos_demo.xml"],
     "installable": True,
 }

@@ -8,5 +8,6 @@
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base"],
     "data": [],
+    "demo": ["demo/omnichannel_social_demo.xml"],
     "installable": True,
 }

@@ -419,7 +419,11 @@ class OmnichannelIngest(models.AbstractModel):
         if not to_post:
             return
         comment = self.env.ref("mail.mt_comment")
-        authors = self.env["res.partner"].browse({e["partner_id"] for e in to_post})
+        for event in to_post:
+            # Customers write inbound messages; outbound ones are the agent's, or ours.
+            user = self.env["res.users"].browse(event["user_id"]) if event["user_id"] else self.env.user
+            event["author_id"] = event["partner_id"] if event["direction"] == "inbound" else user.partner_id.id
+        authors = self.env["res.partner"].browse({e["author_id"] for e in to_post})
         email_from = {author.id: author.email_formatted for author in authors}
         messages = self.env["mail.message"].sudo().create(
             [
@@ -429,8 +433,8 @@ class OmnichannelIngest(models.AbstractModel):
                     "record_name": event["conversation"].name,
                     "message_type": "comment",
                     "subtype_id": comment.id,
-                    "author_id": event["partner_id"] if event["direction"] == "inbound" else False,
-                    "email_from": email_from[event["partner_id"]] if event["direction"] == "inbound" else False,
+                    "author_id": event["author_id"],
+                    "email_from": email_from[event["author_id"]],
                     "reply_to": False,  # answers go back through the channel, not by email
                     "body": Markup("<p>%s</p>") % Markup("<br/>").join(escape(line) for line in (event["body"] or "").splitlines()),
                     "date": event["date"],

@@ -137,6 +137,15 @@ class TestConversations(OmnichannelCase):
         conversation.message_post(body="nota interna", message_type="comment", subtype_xmlid="mail.mt_note")
         self.assertEqual(len(conversation.interaction_ids.filtered(lambda i: i.direction == "outbound")), 1)
 
+    def test_outbound_message_is_authored_by_the_agent(self):
+        inbound = self.ingest.ingest(self.event(sender={"phone": "+34600000018"}))
+        reply = self.ingest.ingest(
+            self.event(direction="outbound", partner_id=inbound.partner_id.id, user_id=self.agent.id, body="Enviado")
+        )
+        self.assertEqual(reply.conversation_id, inbound.conversation_id)
+        self.assertEqual(reply.message_id.author_id, self.agent.partner_id)
+        self.assertEqual(inbound.message_id.author_id, inbound.partner_id)
+
     def test_message_after_resolution_reopens(self):
         first = self.ingest.ingest(self.event(sender={"phone": "+34600000013"}))
         first.conversation_id.action_resolve()
