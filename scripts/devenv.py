@@ -383,7 +383,14 @@ def main():
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("stop", help="stop the project-local PostgreSQL")
     p.set_defaults(func=cmd_stop)
-    args = parser.parse_args()
+    # Options after `test` or `bench` that are not ours go to pytest or the benchmark.
+    args, extra = parser.parse_known_args()
+    if extra and args.command not in ("test", "bench"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "test":
+        args.pytest_args = extra + args.pytest_args
+    elif args.command == "bench":
+        args.bench_args = extra + args.bench_args
     started = time.time()
     args.func(args)
     say(f"done in {time.time() - started:.0f}s")

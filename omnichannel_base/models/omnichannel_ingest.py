@@ -7,6 +7,7 @@ from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools.mail import generate_tracking_message_id
 
 from .omnichannel_interaction import DIALOGUE_KINDS, DIRECTIONS, KINDS
 
@@ -377,7 +378,9 @@ class OmnichannelIngest(models.AbstractModel):
             if event["conversation"]:
                 by_conversation[event["conversation"]].append((event["direction"], event["date"]))
         for conversation, messages in by_conversation.items():
-            conversation._register_messages(messages)
+            # The chatter shows the messages themselves; tracking their effect on the
+            # state too would double the writes of every message.
+            conversation.with_context(tracking_disable=True)._register_messages(messages)
 
     def _conversations_by_key(self, keys, resolved):
         """{(partner, channel, thread key): conversation} of the open, or last resolved, ones."""
@@ -436,6 +439,7 @@ class OmnichannelIngest(models.AbstractModel):
                     "author_id": event["author_id"],
                     "email_from": email_from[event["author_id"]],
                     "reply_to": False,  # answers go back through the channel, not by email
+                    "message_id": generate_tracking_message_id("omnichannel"),
                     "body": Markup("<p>%s</p>") % Markup("<br/>").join(escape(line) for line in (event["body"] or "").splitlines()),
                     "date": event["date"],
                 }
