@@ -428,9 +428,12 @@ class OmnichannelIngest(models.AbstractModel):
             event["author_id"] = event["partner_id"] if event["direction"] == "inbound" else user.partner_id.id
         authors = self.env["res.partner"].browse({e["author_id"] for e in to_post})
         email_from = {author.id: author.email_formatted for author in authors}
-        messages = self.env["mail.message"].sudo().create(
+        Message = self.env["mail.message"].sudo()
+        defaults = Message.default_get([name for name, field in Message._fields.items() if field.store])
+        messages = Message.create(
             [
                 {
+                    **defaults,
                     "model": "omnichannel.conversation",
                     "res_id": event["conversation"].id,
                     "record_name": event["conversation"].name,
