@@ -23,7 +23,9 @@ def test_phone_formats(typed, region, expected):
     assert normalize_phone(typed, region) == expected
 
 
-@pytest.mark.parametrize("typed, region", [("", "ES"), ("hello", "ES"), ("12", "ES"), ("612345678", None), ("+34 6", "ES")])
+@pytest.mark.parametrize(
+    "typed, region", [("", "ES"), ("hello", "ES"), ("12", "ES"), ("612345678", None), ("+34 6", "ES")]
+)
 def test_bad_phones(typed, region):
     with pytest.raises(ValueError):
         normalize_phone(typed, region)

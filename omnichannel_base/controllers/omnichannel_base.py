@@ -26,11 +26,15 @@ class OmnichannelApi(http.Controller):
     def post_events(self):
         auth = request.httprequest.headers.get("Authorization", "")
         scheme, _sep, token = auth.partition(" ")
-        channel = request.env["omnichannel.channel"].sudo()._find_by_api_token(
-            token.strip() if scheme.lower() == "bearer" else ""
+        channel = (
+            request.env["omnichannel.channel"]
+            .sudo()
+            ._find_by_api_token(token.strip() if scheme.lower() == "bearer" else "")
         )
         if not channel:
-            response = self._error(401, "invalid_token", "A valid 'Authorization: Bearer <channel API token>' header is required.")
+            response = self._error(
+                401, "invalid_token", "A valid 'Authorization: Bearer <channel API token>' header is required."
+            )
             response.headers["WWW-Authenticate"] = 'Bearer realm="omnichannel"'
             return response
         try:
@@ -41,15 +45,13 @@ class OmnichannelApi(http.Controller):
         if isinstance(events, dict):
             events = [events]
         if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
-            return self._error(400, "invalid_events", "Send one event object or {\"events\": [event, ...]}.")
+            return self._error(400, "invalid_events", 'Send one event object or {"events": [event, ...]}.')
         for event in events:
             event["channel_id"] = channel.id
             for private in ("partner_id", "conversation_id", "user_id", "mail_message_id", "res_model", "res_id"):
                 event.pop(private, None)
         try:
-            interactions = (
-                request.env["omnichannel.ingest"].sudo().with_company(channel.company_id).ingest(events)
-            )
+            interactions = request.env["omnichannel.ingest"].sudo().with_company(channel.company_id).ingest(events)
         except (ValidationError, UserError) as exc:
             return self._error(400, "invalid_event", str(exc.args[0]))
         return request.make_json_response({"interaction_ids": interactions.ids})

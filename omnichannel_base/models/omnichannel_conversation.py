@@ -127,8 +127,11 @@ class OmnichannelConversation(models.Model):
         )
         if other:
             raise UserError(
-                _("%(customer)s already has an open conversation on %(channel)s; continue there instead.",
-                  customer=self.partner_id.name, channel=self.channel_id.name)
+                _(
+                    "%(customer)s already has an open conversation on %(channel)s; continue there instead.",
+                    customer=self.partner_id.name,
+                    channel=self.channel_id.name,
+                )
             )
 
     # ------------------------------------------------------------ messages

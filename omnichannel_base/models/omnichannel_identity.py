@@ -26,9 +26,7 @@ class OmnichannelIdentity(models.Model):
         help="Provider IDs are stored as '<channel type>:<id>', e.g. 'telegram:123456'.",
     )
     value = fields.Char(required=True)
-    company_id = fields.Many2one(
-        "res.company", index=True, help="Empty when the partner is shared between companies."
-    )
+    company_id = fields.Many2one("res.company", index=True, help="Empty when the partner is shared between companies.")
     origin = fields.Selection(
         [("field", "Partner field"), ("channel", "Seen on a channel"), ("manual", "Added by hand")],
         required=True,

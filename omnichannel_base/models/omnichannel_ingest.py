@@ -57,7 +57,9 @@ class OmnichannelIngest(models.AbstractModel):
 
     # ------------------------------------------------------------ validation
     def _invalid(self, position, field, message):
-        return ValidationError(_("Event %(position)s, %(field)s: %(message)s", position=position, field=field, message=message))
+        return ValidationError(
+            _("Event %(position)s, %(field)s: %(message)s", position=position, field=field, message=message)
+        )
 
     def _active_channels(self, events):
         """{id: channel} of the active channels the events name, read in one query."""
@@ -97,11 +99,17 @@ class OmnichannelIngest(models.AbstractModel):
             "mail_message_id": raw.get("mail_message_id") or None,
         }
         if event["direction"] not in dict(DIRECTIONS):
-            raise self._invalid(position, "direction", _("%(value)r is not one of %(allowed)s",
-                                                        value=event["direction"], allowed=", ".join(dict(DIRECTIONS))))
+            raise self._invalid(
+                position,
+                "direction",
+                _("%(value)r is not one of %(allowed)s", value=event["direction"], allowed=", ".join(dict(DIRECTIONS))),
+            )
         if event["kind"] not in dict(KINDS):
-            raise self._invalid(position, "kind", _("%(value)r is not one of %(allowed)s",
-                                                   value=event["kind"], allowed=", ".join(dict(KINDS))))
+            raise self._invalid(
+                position,
+                "kind",
+                _("%(value)r is not one of %(allowed)s", value=event["kind"], allowed=", ".join(dict(KINDS))),
+            )
         external_id = raw.get("external_id")
         if external_id is not None and not isinstance(external_id, (str, int)):
             raise self._invalid(position, "external_id", _("must be a string"))
@@ -126,9 +134,12 @@ class OmnichannelIngest(models.AbstractModel):
             raise self._invalid(
                 position,
                 field,
-                _("%(size)s characters is over the limit of %(limit)s (System Parameter "
-                  "'omnichannel.max_body_chars'); send long content as an attachment",
-                  size=len(value), limit=limit),
+                _(
+                    "%(size)s characters is over the limit of %(limit)s (System Parameter "
+                    "'omnichannel.max_body_chars'); send long content as an attachment",
+                    size=len(value),
+                    limit=limit,
+                ),
             )
         return value
 
@@ -146,7 +157,9 @@ class OmnichannelIngest(models.AbstractModel):
                 base64.b64decode(attachment["datas"], validate=True)
             except (binascii.Error, TypeError, ValueError):
                 raise self._invalid(position, field, _("datas is not valid base64")) from None
-            checked.append({"name": attachment["name"], "mimetype": attachment.get("mimetype"), "datas": attachment["datas"]})
+            checked.append(
+                {"name": attachment["name"], "mimetype": attachment.get("mimetype"), "datas": attachment["datas"]}
+            )
         return checked
 
     def _parse_date(self, value, position):
@@ -162,7 +175,9 @@ class OmnichannelIngest(models.AbstractModel):
                     position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value)
                 ) from None
         else:
-            raise self._invalid(position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value))
+            raise self._invalid(
+                position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value)
+            )
         if parsed.tzinfo:
             parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
         return parsed.replace(microsecond=0)
@@ -196,9 +211,7 @@ class OmnichannelIngest(models.AbstractModel):
         event["identities"] = identities
         event["sender_name"] = (name or "").strip()[:128] or None
         if not partner_id and not identities:
-            raise self._invalid(
-                position, "sender", _("no usable identifier: give a phone, an email or a provider_id")
-            )
+            raise self._invalid(position, "sender", _("no usable identifier: give a phone, an email or a provider_id"))
 
     # ------------------------------------------------------------ writing
     def _ingest_prepared(self, events):
@@ -264,7 +277,11 @@ class OmnichannelIngest(models.AbstractModel):
             claimed = set(indexed)
             for event in company_events:
                 partner_id = next(
-                    (known.get(p) or new_partner_of.get(p) for p in event["identities"] if p in known or p in new_partner_of)
+                    (
+                        known.get(p) or new_partner_of.get(p)
+                        for p in event["identities"]
+                        if p in known or p in new_partner_of
+                    )
                 )
                 for pair in event["identities"]:
                     # Index what we learnt, unless that identifier is another contact's.
@@ -322,8 +339,10 @@ class OmnichannelIngest(models.AbstractModel):
                     "omni_source_channel_id": event["channel"].id,
                 }
             )
-        Partner = self.env["res.partner"].sudo().with_context(
-            tracking_disable=True, mail_create_nolog=True, omni_skip_identity_sync=True
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(tracking_disable=True, mail_create_nolog=True, omni_skip_identity_sync=True)
         )
         if not vals_list:
             return Partner
@@ -385,13 +404,17 @@ class OmnichannelIngest(models.AbstractModel):
     def _conversations_by_key(self, keys, resolved):
         """{(partner, channel, thread key): conversation} of the open, or last resolved, ones."""
         keys = set(keys)
-        conversations = self.env["omnichannel.conversation"].sudo().search(
-            [
-                ("partner_id", "in", list({k[0] for k in keys})),
-                ("channel_id", "in", list({k[1] for k in keys})),
-                ("state", "=" if resolved else "!=", "resolved"),
-            ],
-            order="resolved_date desc, id desc",
+        conversations = (
+            self.env["omnichannel.conversation"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", list({k[0] for k in keys})),
+                    ("channel_id", "in", list({k[1] for k in keys})),
+                    ("state", "=" if resolved else "!=", "resolved"),
+                ],
+                order="resolved_date desc, id desc",
+            )
         )
         found = {}
         for conversation in conversations:
@@ -406,10 +429,15 @@ class OmnichannelIngest(models.AbstractModel):
         reopenable = [key for key, channel in channel_of_key.items() if channel.reopen_policy == "reopen"]
         result = self._conversations_by_key(reopenable, resolved=True) if reopenable else {}
         if result:
-            self.env["omnichannel.conversation"].union(*result.values()).write({"state": "open", "resolved_date": False})
+            self.env["omnichannel.conversation"].union(*result.values()).write(
+                {"state": "open", "resolved_date": False}
+            )
         new_keys = [key for key in channel_of_key if key not in result]
-        created = self.env["omnichannel.conversation"].sudo().with_context(mail_create_nolog=True).create(
-            [{"partner_id": key[0], "channel_id": key[1], "thread_key": key[2]} for key in new_keys]
+        created = (
+            self.env["omnichannel.conversation"]
+            .sudo()
+            .with_context(mail_create_nolog=True)
+            .create([{"partner_id": key[0], "channel_id": key[1], "thread_key": key[2]} for key in new_keys])
         )
         result.update(zip(new_keys, created))
         return result
@@ -443,7 +471,8 @@ class OmnichannelIngest(models.AbstractModel):
                     "email_from": email_from[event["author_id"]],
                     "reply_to": False,  # answers go back through the channel, not by email
                     "message_id": generate_tracking_message_id("omnichannel"),
-                    "body": Markup("<p>%s</p>") % Markup("<br/>").join(escape(line) for line in (event["body"] or "").splitlines()),
+                    "body": Markup("<p>%s</p>")
+                    % Markup("<br/>").join(escape(line) for line in (event["body"] or "").splitlines()),
                     "date": event["date"],
                 }
                 for event in to_post
@@ -486,7 +515,10 @@ class OmnichannelIngest(models.AbstractModel):
                 event["res_model"],
                 event["res_id"],
                 event["external_id"],
-                uid, uid, now, now,
+                uid,
+                uid,
+                now,
+                now,
             )
             for event in events
         ]

@@ -9,9 +9,7 @@ class OmnichannelTeam(models.Model):
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     user_id = fields.Many2one("res.users", string="Team Leader", domain=[("share", "=", False)])
     member_ids = fields.Many2many(
         "res.users",

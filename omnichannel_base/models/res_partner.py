@@ -59,18 +59,22 @@ class ResPartner(models.Model):
     def action_omni_view_conversations(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("omnichannel_base.action_omnichannel_inbox")
-        action["domain"] = [("commercial_partner_id", "=", self.commercial_partner_id.id)] if self.is_company else [
-            ("partner_id", "=", self.id)
-        ]
+        action["domain"] = (
+            [("commercial_partner_id", "=", self.commercial_partner_id.id)]
+            if self.is_company
+            else [("partner_id", "=", self.id)]
+        )
         action["context"] = {"default_partner_id": self.id}
         return action
 
     def action_omni_view_interactions(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("omnichannel_base.action_omnichannel_interaction")
-        action["domain"] = [("commercial_partner_id", "=", self.commercial_partner_id.id)] if self.is_company else [
-            ("partner_id", "=", self.id)
-        ]
+        action["domain"] = (
+            [("commercial_partner_id", "=", self.commercial_partner_id.id)]
+            if self.is_company
+            else [("partner_id", "=", self.id)]
+        )
         return action
 
     # ------------------------------------------------------------ identities from fields
@@ -119,9 +123,9 @@ class ResPartner(models.Model):
                 partner._omni_phone_region(),
                 [(field, partner[field]) for field in IDENTITY_FIELDS],
             )
-            current = Identity.search([("partner_id", "=", partner.id), ("origin", "=", "field")])
             keep = {(row[1], row[2]) for row in wanted}
-            current.filtered(lambda i: (i.kind, i.value) not in keep).unlink()
+            current = Identity.search([("partner_id", "=", partner.id), ("origin", "=", "field")])
+            Identity.browse([i.id for i in current if (i.kind, i.value) not in keep]).unlink()
             existing = {(i.kind, i.value) for i in partner.sudo().omni_identity_ids}
             Identity._claim([row for row in wanted if (row[1], row[2]) not in existing])
         self.env["omnichannel.identity"].invalidate_model()

@@ -20,9 +20,11 @@ class TestConcurrentIngest(TransactionCase):
         super().setUp()
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            self.channel_id = env["omnichannel.channel"].create(
-                {"name": "Concurrency", "channel_type": "api", "country_id": env.ref("base.es").id}
-            ).id
+            self.channel_id = (
+                env["omnichannel.channel"]
+                .create({"name": "Concurrency", "channel_type": "api", "country_id": env.ref("base.es").id})
+                .id
+            )
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):

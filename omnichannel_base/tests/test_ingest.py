@@ -89,7 +89,9 @@ class TestIdempotency(OmnichannelCase):
         self.assertEqual(len(interactions), 3)
         self.assertEqual(interactions[0], interactions[2])
         self.assertNotEqual(interactions[0], interactions[1])
-        self.assertEqual(len(interactions[0].conversation_id.message_ids.filtered(lambda m: m.message_type == "comment")), 2)
+        self.assertEqual(
+            len(interactions[0].conversation_id.message_ids.filtered(lambda m: m.message_type == "comment")), 2
+        )
 
     def test_same_external_id_on_two_channels_is_two_events(self):
         other = self.channel.copy({"name": "Other"})
@@ -170,7 +172,9 @@ class TestConversations(OmnichannelCase):
         self.assertEqual(first.conversation_id.state, "open")
 
     def test_store_visit_is_no_conversation(self):
-        visit = self.ingest.ingest(self.event(kind="visit", body=False, summary="Probó zapatillas", sender={"phone": "+34600000016"}))
+        visit = self.ingest.ingest(
+            self.event(kind="visit", body=False, summary="Probó zapatillas", sender={"phone": "+34600000016"})
+        )
         self.assertFalse(visit.conversation_id)
         self.assertEqual(visit.summary, "Probó zapatillas")
 
@@ -212,7 +216,10 @@ class TestBadEvents(OmnichannelCase):
 
     def test_oversized_body(self):
         self.assertRejected(
-            self.event(sender={"phone": "+34600000001"}, body="x" * 70000), "body", "65536", "omnichannel.max_body_chars"
+            self.event(sender={"phone": "+34600000001"}, body="x" * 70000),
+            "body",
+            "65536",
+            "omnichannel.max_body_chars",
         )
 
     def test_wrong_date(self):

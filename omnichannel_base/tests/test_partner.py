@@ -10,8 +10,9 @@ class TestPartnerMerge(OmnichannelCase):
         by_email = self.ingest.ingest(self.event(sender={"email": "carmen@example.es", "name": "Carmen López"}))
         source, target = by_phone.partner_id, by_email.partner_id
         self.assertNotEqual(source, target)
-        resolved = self.ingest.ingest(self.event(channel_id=self.channel.copy({"name": "Web"}).id,
-                                                 sender={"phone": "+34600000201"}))
+        resolved = self.ingest.ingest(
+            self.event(channel_id=self.channel.copy({"name": "Web"}).id, sender={"phone": "+34600000201"})
+        )
         resolved.conversation_id.action_resolve()
         conversations = (by_phone | by_email | resolved).conversation_id
 
@@ -26,8 +27,12 @@ class TestPartnerMerge(OmnichannelCase):
         self.assertEqual(set(target.omni_identity_ids.mapped("value")), {"+34600000201", "carmen@example.es"})
         for model in ("omnichannel.identity", "omnichannel.interaction", "omnichannel.conversation"):
             self.assertFalse(self.env[model].search([("partner_id", "=", source.id)]), f"orphan {model}")
-        self.assertEqual(self.env["omnichannel.conversation"].search_count(
-            [("partner_id", "=", target.id), ("channel_id", "=", self.channel.id), ("state", "!=", "resolved")]), 1)
+        self.assertEqual(
+            self.env["omnichannel.conversation"].search_count(
+                [("partner_id", "=", target.id), ("channel_id", "=", self.channel.id), ("state", "!=", "resolved")]
+            ),
+            1,
+        )
         # The next message from the old phone now lands on the surviving partner.
         self.assertEqual(self.ingest.ingest(self.event(sender={"phone": "600000201"})).partner_id, target)
 

@@ -9,17 +9,24 @@ class TestAccess(OmnichannelCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_b = cls.env["res.company"].create({"name": "Tienda Norte SL", "country_id": cls.env.ref("base.es").id})
+        cls.company_b = cls.env["res.company"].create(
+            {"name": "Tienda Norte SL", "country_id": cls.env.ref("base.es").id}
+        )
         cls.channel_b = cls.env["omnichannel.channel"].create(
             {"name": "Norte app", "channel_type": "api", "company_id": cls.company_b.id}
         )
         cls.agent_b = new_test_user(
-            cls.env, "agent.b", groups="omnichannel_base.group_omnichannel_user",
-            company_id=cls.company_b.id, company_ids=[(6, 0, cls.company_b.ids)],
+            cls.env,
+            "agent.b",
+            groups="omnichannel_base.group_omnichannel_user",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
         )
         cls.employee = new_test_user(cls.env, "plain.employee", groups="base.group_user")
         cls.a = cls.ingest.ingest(cls.event(sender={"phone": "+34600000401"})).conversation_id
-        cls.b = cls.ingest.ingest(cls.event(channel_id=cls.channel_b.id, sender={"phone": "+34600000402"})).conversation_id
+        cls.b = cls.ingest.ingest(
+            cls.event(channel_id=cls.channel_b.id, sender={"phone": "+34600000402"})
+        ).conversation_id
         cls.channel.api_token = "tok-a"
 
     def test_agent_sees_only_own_company(self):
@@ -28,7 +35,9 @@ class TestAccess(OmnichannelCase):
         with self.assertRaises(AccessError):
             self.a.with_user(self.agent_b).read(["state"])
         Interaction = self.env["omnichannel.interaction"].with_user(self.agent_b)
-        self.assertEqual(Interaction.search([("conversation_id", "in", (self.a | self.b).ids)]).company_id, self.company_b)
+        self.assertEqual(
+            Interaction.search([("conversation_id", "in", (self.a | self.b).ids)]).company_id, self.company_b
+        )
 
     def test_employee_without_group_cannot_read_conversations(self):
         with self.assertRaises(AccessError):
@@ -44,8 +53,11 @@ class TestAccess(OmnichannelCase):
             self.channel.with_user(self.agent).write({"name": "hacked"})
         with self.assertRaises(AccessError):
             self.env["omnichannel.interaction"].with_user(self.agent).create(
-                {"partner_id": self.a.partner_id.id, "commercial_partner_id": self.a.partner_id.id,
-                 "company_id": self.company.id}
+                {
+                    "partner_id": self.a.partner_id.id,
+                    "commercial_partner_id": self.a.partner_id.id,
+                    "company_id": self.company.id,
+                }
             )
 
     def test_agent_works_the_inbox(self):

@@ -7,8 +7,11 @@ class TestInboxTour(HttpCase):
         self.env.company.country_id = self.env.ref("base.es")
         channel = self.env["omnichannel.channel"].create({"name": "Tour app", "channel_type": "api"})
         interaction = self.env["omnichannel.ingest"].ingest(
-            {"channel_id": channel.id, "sender": {"phone": "+34 611 22 33 44", "name": "Tour Customer"},
-             "body": "¿Tenéis la talla 42?"}
+            {
+                "channel_id": channel.id,
+                "sender": {"phone": "+34 611 22 33 44", "name": "Tour Customer"},
+                "body": "¿Tenéis la talla 42?",
+            }
         )
         conversation = interaction.conversation_id
         self.start_tour("/odoo", "omnichannel_inbox_tour", login="admin")

@@ -14,13 +14,16 @@ class MergePartnerAutomatic(models.TransientModel):
         Conversation = self.env["omnichannel.conversation"].sudo()
         open_of_dst = Conversation.search([("partner_id", "=", dst_partner.id), ("state", "!=", "resolved")])
         taken = {(c.channel_id.id, c.thread_key or "") for c in open_of_dst}
-        colliding = Conversation.search(
-            [("partner_id", "in", src_partners.ids), ("state", "!=", "resolved")]
-        ).filtered(lambda c: (c.channel_id.id, c.thread_key or "") in taken)
+        colliding = Conversation.search([("partner_id", "in", src_partners.ids), ("state", "!=", "resolved")]).filtered(
+            lambda c: (c.channel_id.id, c.thread_key or "") in taken
+        )
         for conversation in colliding:
             conversation.message_post(
-                body=_("Resolved while merging %(merged)s into %(kept)s, who already has an open conversation here.",
-                       merged=conversation.partner_id.display_name, kept=dst_partner.display_name),
+                body=_(
+                    "Resolved while merging %(merged)s into %(kept)s, who already has an open conversation here.",
+                    merged=conversation.partner_id.display_name,
+                    kept=dst_partner.display_name,
+                ),
                 message_type="notification",
             )
         colliding.action_resolve()

@@ -7,8 +7,12 @@ class TestStoreChannel(TransactionCase):
         channel = self.env["omnichannel.channel"].create({"name": "Madrid store", "channel_type": "store"})
         customer = self.env["res.partner"].create({"name": "Lucía Fernández", "email": "lucia@example.es"})
         visit = self.env["omnichannel.ingest"].ingest(
-            {"channel_id": channel.id, "kind": "visit", "sender": {"email": "LUCIA@example.es"},
-             "summary": "Recogió su pedido en tienda"}
+            {
+                "channel_id": channel.id,
+                "kind": "visit",
+                "sender": {"email": "LUCIA@example.es"},
+                "summary": "Recogió su pedido en tienda",
+            }
         )
         self.assertEqual(visit.partner_id, customer)
         self.assertEqual(visit.channel_type, "store")

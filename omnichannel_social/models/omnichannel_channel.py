@@ -12,5 +12,11 @@ class OmnichannelChannel(models.Model):
             ("telegram", "Telegram"),
             ("sms", "SMS"),
         ],
-        ondelete={"whatsapp": "set default", "messenger": "set default", "instagram": "set default", "telegram": "set default", "sms": "set default"},
+        ondelete={
+            "whatsapp": "set default",
+            "messenger": "set default",
+            "instagram": "set default",
+            "telegram": "set default",
+            "sms": "set default",
+        },
     )

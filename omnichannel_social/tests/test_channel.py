@@ -12,8 +12,12 @@ class TestSocialChannelTypes(TransactionCase):
         telegram = Channel.create({"name": "Bot", "channel_type": "telegram"})
         whatsapp = Channel.create({"name": "WhatsApp", "channel_type": "whatsapp"})
         ingest = self.env["omnichannel.ingest"]
-        by_bot = ingest.ingest({"channel_id": telegram.id, "sender": {"provider_id": 5551234, "phone": "+34 622 000 111"}})
-        by_wa = ingest.ingest({"channel_id": whatsapp.id, "sender": {"provider_id": "34622000111", "phone": "622000111"}})
+        by_bot = ingest.ingest(
+            {"channel_id": telegram.id, "sender": {"provider_id": 5551234, "phone": "+34 622 000 111"}}
+        )
+        by_wa = ingest.ingest(
+            {"channel_id": whatsapp.id, "sender": {"provider_id": "34622000111", "phone": "622000111"}}
+        )
         self.assertEqual(by_bot.partner_id, by_wa.partner_id, "one customer across both apps")
         self.assertEqual(
             set(by_bot.partner_id.omni_identity_ids.mapped("value")),

@@ -7,8 +7,13 @@ class TestVoiceChannel(TransactionCase):
         self.env.company.country_id = self.env.ref("base.es")
         channel = self.env["omnichannel.channel"].create({"name": "Switchboard", "channel_type": "voice"})
         call = self.env["omnichannel.ingest"].ingest(
-            {"channel_id": channel.id, "kind": "call", "external_id": "1700000000.42",
-             "sender": {"phone": "910 000 123"}, "summary": "Llamada entrante, 3 min"}
+            {
+                "channel_id": channel.id,
+                "kind": "call",
+                "external_id": "1700000000.42",
+                "sender": {"phone": "910 000 123"},
+                "summary": "Llamada entrante, 3 min",
+            }
         )
         self.assertEqual(call.channel_type, "voice")
         self.assertEqual(call.summary, "Llamada entrante, 3 min")
