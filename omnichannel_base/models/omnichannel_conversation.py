@@ -135,12 +135,14 @@ class OmnichannelConversation(models.Model):
             )
 
     # ------------------------------------------------------------ messages
-    def _register_messages(self, messages):
-        """Record ``messages`` [(direction, date)] in date order: last and first message
-        dates, first response time, and the state they lead to."""
-        self.ensure_one()
-        state, last = self.state, self.last_message_date
-        first_inbound, first_response = self.first_inbound_date, self.first_response_date
+    MESSAGE_FIELDS = ("state", "last_message_date", "first_inbound_date", "first_response_date")
+
+    @api.model
+    def _values_after_messages(self, current, messages):
+        """The state and dates a conversation at ``current`` reaches after ``messages``
+        [(direction, date)], taken in date order."""
+        state, last = current.get("state") or "new", current.get("last_message_date")
+        first_inbound, first_response = current.get("first_inbound_date"), current.get("first_response_date")
         for direction, date in sorted(messages, key=lambda m: m[1]):
             last = max(last or date, date)
             if direction == "inbound":
@@ -150,12 +152,12 @@ class OmnichannelConversation(models.Model):
                 if first_inbound and not first_response:
                     first_response = max(date, first_inbound)
                 state = "open" if state == "new" else state
-        values = {
-            "state": state,
-            "last_message_date": last,
-            "first_inbound_date": first_inbound,
-            "first_response_date": first_response,
-        }
+        return dict(zip(self.MESSAGE_FIELDS, (state, last, first_inbound, first_response)))
+
+    def _register_messages(self, messages):
+        """Record ``messages`` [(direction, date)]: dates, first response and state."""
+        self.ensure_one()
+        values = self._values_after_messages({field: self[field] for field in self.MESSAGE_FIELDS}, messages)
         changed = {field: value for field, value in values.items() if self[field] != value}
         if changed:
             self.write(changed)

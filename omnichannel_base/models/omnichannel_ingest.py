@@ -380,23 +380,27 @@ class OmnichannelIngest(models.AbstractModel):
             key=lambda e: e["date"],
         )
         pending = [e for e in dialogue if not e["conversation"]]
+        messages_of = defaultdict(list)  # conversation, or key of one to open -> [(direction, date)]
         if pending:
             key_of = {id(e): (e["partner_id"], e["channel"].id, e["thread_key"]) for e in pending}
             current = self._conversations_by_key(key_of.values(), resolved=False)
             to_open = {}
             for event in pending:
                 key = key_of[id(event)]
-                if key not in current and event["direction"] == "inbound":
+                if key not in current and (key in to_open or event["direction"] == "inbound"):
                     to_open.setdefault(key, event["channel"])
+                    messages_of[key].append((event["direction"], event["date"]))
             if to_open:
-                current.update(self._reopen_or_open(to_open))
+                current.update(self._reopen_or_open(to_open, messages_of))
             for event in pending:
                 event["conversation"] = current.get(key_of[id(event)], Conversation)
-        by_conversation = defaultdict(list)
         for event in dialogue:
-            if event["conversation"]:
-                by_conversation[event["conversation"]].append((event["direction"], event["date"]))
-        for conversation, messages in by_conversation.items():
+            key = (event["partner_id"], event["channel"].id, event["thread_key"])
+            if event["conversation"] and key not in messages_of:
+                messages_of[event["conversation"]].append((event["direction"], event["date"]))
+        for conversation, messages in messages_of.items():
+            if isinstance(conversation, tuple) or not conversation:
+                continue  # opened above, already in the state its messages lead to
             # The chatter shows the messages themselves; tracking their effect on the
             # state too would double the writes of every message.
             conversation.with_context(tracking_disable=True)._register_messages(messages)
@@ -423,21 +427,28 @@ class OmnichannelIngest(models.AbstractModel):
                 found.setdefault(key, conversation)
         return found
 
-    def _reopen_or_open(self, channel_of_key):
+    def _reopen_or_open(self, channel_of_key, messages_of):
         """Conversations for keys with none open: the last resolved one reopened, if the
-        channel says so, else a new one. All created in one batch."""
+        channel says so, else a new one created in one batch, each in the state its
+        ``messages_of[key]`` lead to."""
+        Conversation = self.env["omnichannel.conversation"].sudo().with_context(tracking_disable=True)
         reopenable = [key for key, channel in channel_of_key.items() if channel.reopen_policy == "reopen"]
         result = self._conversations_by_key(reopenable, resolved=True) if reopenable else {}
-        if result:
-            self.env["omnichannel.conversation"].union(*result.values()).write(
-                {"state": "open", "resolved_date": False}
-            )
+        for key, conversation in result.items():
+            current = {field: conversation[field] for field in Conversation.MESSAGE_FIELDS}
+            values = Conversation._values_after_messages(dict(current, state="open"), messages_of[key])
+            conversation.write(dict(values, resolved_date=False))  # a reopening shows in the chatter
         new_keys = [key for key in channel_of_key if key not in result]
-        created = (
-            self.env["omnichannel.conversation"]
-            .sudo()
-            .with_context(mail_create_nolog=True)
-            .create([{"partner_id": key[0], "channel_id": key[1], "thread_key": key[2]} for key in new_keys])
+        created = Conversation.with_context(mail_create_nolog=True).create(
+            [
+                {
+                    "partner_id": key[0],
+                    "channel_id": key[1],
+                    "thread_key": key[2],
+                    **Conversation._values_after_messages({}, messages_of[key]),
+                }
+                for key in new_keys
+            ]
         )
         result.update(zip(new_keys, created))
         return result
