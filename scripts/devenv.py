@@ -120,8 +120,10 @@ def ensure_interpreter():
             return
         say(f"{sys.executable} is managed by the system; installing into the virtualenv {VENV}")
         if run([sys.executable, "-m", "venv", VENV], check=False).returncode != 0:
-            die("Could not create a virtualenv: install python3-venv (apt-get install python3-venv) "
-                "and run the command again.")
+            die(
+                "Could not create a virtualenv: install python3-venv (apt-get install python3-venv) "
+                "and run the command again."
+            )
     os.execve(venv_python, [str(venv_python), __file__, *sys.argv[1:]], dict(os.environ, OMNI_REEXEC="1"))
 
 
@@ -130,8 +132,10 @@ def ensure_odoo():
     if version == "18.0":
         return
     if version:
-        die(f"{sys.executable} imports Odoo {version}; this suite needs Odoo 18.0. "
-            "Use another Python (PYTHON=/path/to/python3 make ...) or uninstall that Odoo.")
+        die(
+            f"{sys.executable} imports Odoo {version}; this suite needs Odoo 18.0. "
+            "Use another Python (PYTHON=/path/to/python3 make ...) or uninstall that Odoo."
+        )
     if os.environ.get("ODOO_SRC"):
         _install_odoo_source(os.environ["ODOO_SRC"])
     else:
@@ -139,8 +143,7 @@ def ensure_odoo():
         if not (target / "setup.py").exists():
             say(f"Odoo 18.0 is not importable; downloading {ODOO_ARCHIVE}")
             try:
-                with urllib.request.urlopen(ODOO_ARCHIVE, timeout=60) as resp, \
-                        tempfile.TemporaryFile() as tmp:
+                with urllib.request.urlopen(ODOO_ARCHIVE, timeout=60) as resp, tempfile.TemporaryFile() as tmp:
                     shutil.copyfileobj(resp, tmp)
                     tmp.seek(0)
                     with tarfile.open(fileobj=tmp) as tar:
@@ -151,11 +154,13 @@ def ensure_odoo():
                             tar.extractall(SHARE)
                 (SHARE / top).rename(target)
             except OSError as exc:
-                die(f"Odoo 18.0 Community is not importable by {sys.executable}, ODOO_SRC is not "
+                die(
+                    f"Odoo 18.0 Community is not importable by {sys.executable}, ODOO_SRC is not "
                     f"set, and downloading {ODOO_ARCHIVE} failed ({exc}).\n"
                     "Do one of these, then run the command again:\n"
                     "  - ODOO_SRC=/path/to/odoo-18.0 make run   (a source tree with setup.py and odoo/)\n"
-                    "  - pip install the Odoo 18.0 source into this Python yourself")
+                    "  - pip install the Odoo 18.0 source into this Python yourself"
+                )
         _install_odoo_source(target)
     if _odoo_version() != "18.0":
         die("Odoo 18.0 was installed but still cannot be imported; see pip's output above.")
@@ -183,8 +188,10 @@ def _pg_bin(name):
     for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (base / name).exists():
             return str(base / name)
-    die(f"PostgreSQL's {name} was not found. Install the server package "
-        "(apt-get install postgresql) or point PGHOST at an existing server.")
+    die(
+        f"PostgreSQL's {name} was not found. Install the server package "
+        "(apt-get install postgresql) or point PGHOST at an existing server."
+    )
 
 
 def _as_pg_owner(cmd):
@@ -207,24 +214,33 @@ def ensure_postgres():
         shutil.chown(PGRUN, "postgres")
         for parent in [ROOT, *ROOT.parents]:
             if not os.stat(parent).st_mode & 0o001:
-                die(f"The postgres user cannot reach {PGDATA}: {parent} is not world-traversable. "
-                    "Move the checkout (e.g. under /srv or /tmp) or point PGHOST at a server.")
+                die(
+                    f"The postgres user cannot reach {PGDATA}: {parent} is not world-traversable. "
+                    "Move the checkout (e.g. under /srv or /tmp) or point PGHOST at a server."
+                )
     if not (PGDATA / "PG_VERSION").exists():
         say(f"creating a project-local PostgreSQL cluster in {PGDATA}")
         PGDATA.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(PGDATA, "postgres")
-        run(_as_pg_owner([_pg_bin("initdb"), "-D", PGDATA, "-U", PGUSER, "--auth=trust",
-                          "-E", "UTF8", "--locale=C.UTF-8"]), stdout=subprocess.DEVNULL)
-    status = run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "status"]), check=False,
-                 stdout=subprocess.DEVNULL)
+        run(
+            _as_pg_owner(
+                [_pg_bin("initdb"), "-D", PGDATA, "-U", PGUSER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
+            ),
+            stdout=subprocess.DEVNULL,
+        )
+    status = run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "status"]), check=False, stdout=subprocess.DEVNULL)
     if status.returncode != 0:
         say(f"starting PostgreSQL on socket {PGRUN} (port {PGPORT})")
-        opts = f"-c listen_addresses='' -c unix_socket_directories='{PGRUN}' -p {PGPORT} " \
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off " \
-               "-c max_connections=200 -c shared_buffers=512MB"
-        run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "-l", PGDATA / "server.log",
-                          "-o", opts, "-w", "start"]), stdout=subprocess.DEVNULL)
+        opts = (
+            f"-c listen_addresses='' -c unix_socket_directories='{PGRUN}' -p {PGPORT} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200 -c shared_buffers=512MB"
+        )
+        run(
+            _as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "-l", PGDATA / "server.log", "-o", opts, "-w", "start"]),
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def write_config():
@@ -232,11 +248,21 @@ def write_config():
     if os.environ.get("ODOO_RC"):
         return Path(os.environ["ODOO_RC"])
     LOCAL.mkdir(exist_ok=True)
-    lines = ["[options]", f"addons_path = {ROOT}", f"data_dir = {LOCAL / 'data'}",
-             "admin_passwd = admin", "without_demo = False", "http_interface = 127.0.0.1"]
+    lines = [
+        "[options]",
+        f"addons_path = {ROOT}",
+        f"data_dir = {LOCAL / 'data'}",
+        "admin_passwd = admin",
+        "without_demo = False",
+        "http_interface = 127.0.0.1",
+    ]
     if _external_db():
-        for var, key in (("PGHOST", "db_host"), ("PGPORT", "db_port"),
-                         ("PGUSER", "db_user"), ("PGPASSWORD", "db_password")):
+        for var, key in (
+            ("PGHOST", "db_host"),
+            ("PGPORT", "db_port"),
+            ("PGUSER", "db_user"),
+            ("PGPASSWORD", "db_password"),
+        ):
             if os.environ.get(var):
                 lines.append(f"{key} = {os.environ[var]}")
     else:
@@ -275,9 +301,16 @@ def ensure_database(conf, db, rebuild=False):
     digest = _addons_digest()
     if rebuild and _db_exists(conf, db):
         say(f"dropping database {db} (--rebuild)")
-        run([sys.executable, "-c",
-             "import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
-             "odoo.service.db.exp_drop(sys.argv[2])", conf, db])
+        run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
+                "odoo.service.db.exp_drop(sys.argv[2])",
+                conf,
+                db,
+            ]
+        )
     if not _db_exists(conf, db):
         say(f"creating database {db} with {modules} and demo data (a few minutes)")
         _odoo(conf, "-d", db, "-i", modules, "--stop-after-init", "--log-level=warn")
@@ -290,11 +323,13 @@ def ensure_database(conf, db, rebuild=False):
 
 def _set_admin_password(conf, db):
     # Demo databases already use admin/admin; this keeps it true on --without-demo too.
-    code = ("import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
-            "reg = odoo.registry(sys.argv[2]);\n"
-            "with reg.cursor() as cr:\n"
-            "    env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})\n"
-            "    env.ref('base.user_admin').write({'login': 'admin', 'password': 'admin'})")
+    code = (
+        "import sys, odoo; odoo.tools.config.parse_config(['-c', sys.argv[1]]);"
+        "reg = odoo.registry(sys.argv[2]);\n"
+        "with reg.cursor() as cr:\n"
+        "    env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})\n"
+        "    env.ref('base.user_admin').write({'login': 'admin', 'password': 'admin'})"
+    )
     run([sys.executable, "-c", code, conf, db])
 
 
@@ -316,8 +351,10 @@ def ensure_browser():
             run(["apt-get", "install", "-y", "-q", "chromium"], env=env)
         if shutil.which("chromium"):
             return
-    die("The UI tours need Chromium and none was found. Install it "
-        "(sudo apt-get install chromium) and run the tests again; tours are never skipped.")
+    die(
+        "The UI tours need Chromium and none was found. Install it "
+        "(sudo apt-get install chromium) and run the tests again; tours are never skipped."
+    )
 
 
 # --------------------------------------------------------------------- commands
@@ -334,9 +371,24 @@ def setup(db, rebuild=False):
 def cmd_run(args):
     conf = setup(RUN_DB, args.rebuild)
     say(f"serving http://localhost:8069 (database {RUN_DB}, login admin / admin); Ctrl+C stops")
-    os.execv(sys.executable, [sys.executable, "-m", "odoo", "-c", str(conf), "-d", RUN_DB,
-                              "--db-filter", f"^{RUN_DB}$", "--http-interface", "0.0.0.0",
-                              "-p", os.environ.get("OMNI_HTTP_PORT", "8069")])
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "odoo",
+            "-c",
+            str(conf),
+            "-d",
+            RUN_DB,
+            "--db-filter",
+            f"^{RUN_DB}$",
+            "--http-interface",
+            "0.0.0.0",
+            "-p",
+            os.environ.get("OMNI_HTTP_PORT", "8069"),
+        ],
+    )
 
 
 def cmd_test(args):
@@ -344,9 +396,19 @@ def cmd_test(args):
     ensure_browser()
     conf = setup(TEST_DB, args.rebuild)
     paths = [str(ROOT / a) for a in ADDONS] + [str(ROOT / "tests")]
-    cmd = [sys.executable, "-m", "pytest", f"--odoo-config={conf}", f"--odoo-database={TEST_DB}",
-           "--odoo-http", "--odoo-log-level=warn", "-p", "no:cacheprovider",
-           *args.pytest_args, *([] if args.pytest_args else paths)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--odoo-config={conf}",
+        f"--odoo-database={TEST_DB}",
+        "--odoo-http",
+        "--odoo-log-level=warn",
+        "-p",
+        "no:cacheprovider",
+        *args.pytest_args,
+        *([] if args.pytest_args else paths),
+    ]
     say(" ".join(cmd))
     os.chdir(ROOT)
     sys.exit(subprocess.run(cmd).returncode)
@@ -358,8 +420,7 @@ def cmd_bench(args):
     ensure_python_deps()
     ensure_postgres()
     conf = write_config()
-    cmd = [sys.executable, str(ROOT / "tests" / "bench" / "bench_ingest.py"), "--config", str(conf),
-           *args.bench_args]
+    cmd = [sys.executable, str(ROOT / "tests" / "bench" / "bench_ingest.py"), "--config", str(conf), *args.bench_args]
     sys.exit(subprocess.run(cmd).returncode)
 
 

@@ -129,18 +129,21 @@ def ensure_database(odoo, args):
     if exists:
         params = read_params(odoo, args.db)
         if params is None or not (params.get(STATE_KEY) or params.get(BUILT_KEY)):
-            sys.exit(f"[bench] {args.db} exists and is not a bench database; pick another --db, "
-                     "or pass --rebuild to drop it.")
+            sys.exit(
+                f"[bench] {args.db} exists and is not a bench database; pick another --db, "
+                "or pass --rebuild to drop it."
+            )
         if params.get(BUILT_KEY) == wanted:
-            say(f"[bench] reusing {args.db} ({args.partners:,} partners, {args.interactions:,} interactions; "
-                "--rebuild builds it again)")
+            say(
+                f"[bench] reusing {args.db} ({args.partners:,} partners, {args.interactions:,} interactions; "
+                "--rebuild builds it again)"
+            )
             if params.get(CODE_KEY) != module_digest():
                 with step(f"updating {MODULE} in {args.db} (its code changed since the last run)"):
                     odoo_cli(args.config, "-d", args.db, "-u", MODULE)
                 set_code_digest(odoo, args.db)
             return False
-        with step(f"dropping {args.db}: it holds {params.get(BUILT_KEY) or 'an unfinished build'}, "
-                  f"not {wanted}"):
+        with step(f"dropping {args.db}: it holds {params.get(BUILT_KEY) or 'an unfinished build'}, not {wanted}"):
             db_service.exp_drop(args.db)
     build(odoo, args)
     return True
@@ -174,10 +177,12 @@ def build(odoo, args):
         with step("company in Spain, 2 API channels (ORM)"):
             spain = env.ref("base.es")
             env.ref("base.main_company").partner_id.country_id = spain
-            env["omnichannel.channel"].create([
-                {"name": "Bench Mobile App", "channel_type": "api"},
-                {"name": "Bench Web API", "channel_type": "api"},
-            ])
+            env["omnichannel.channel"].create(
+                [
+                    {"name": "Bench Mobile App", "channel_type": "api"},
+                    {"name": "Bench Web API", "channel_type": "api"},
+                ]
+            )
             cr.commit()
 
         with step(f"inserting {n:,} partners (one INSERT ... SELECT FROM generate_series)"):
@@ -294,13 +299,15 @@ def measure_ingest(odoo, registry, args, run, rng, partner_count):
             else:
                 number = str(next(new_numbers))
                 sender = {"phone": f"+34 {number[:3]} {number[3:6]} {number[6:]}", "name": f"New sender {number}"}
-            events.append({
-                "channel_id": channel_ids[seq % len(channel_ids)],
-                "external_id": f"bench-r{run}-{mode}-{seq}",
-                "kind": "message",
-                "sender": sender,
-                "body": f"Hola, ¿tenéis disponibilidad esta semana? ({mode} {seq})",
-            })
+            events.append(
+                {
+                    "channel_id": channel_ids[seq % len(channel_ids)],
+                    "external_id": f"bench-r{run}-{mode}-{seq}",
+                    "kind": "message",
+                    "sender": sender,
+                    "body": f"Hola, ¿tenéis disponibilidad esta semana? ({mode} {seq})",
+                }
+            )
         return events
 
     def run_calls(calls):
@@ -319,9 +326,9 @@ def measure_ingest(odoo, registry, args, run, rng, partner_count):
     for mode, size in (("single", 1), ("batch", BATCH)):
         count = max(size, args.events // size * size)
         warm = make_events(f"{mode}-warmup", size * (10 if size == 1 else 2))  # not measured
-        run_calls([warm[s: s + size] for s in range(0, len(warm), size)])
+        run_calls([warm[s : s + size] for s in range(0, len(warm), size)])
         events = make_events(mode, count)
-        calls = [events[s: s + size] for s in range(0, count, size)]
+        calls = [events[s : s + size] for s in range(0, count, size)]
         say(f"[bench] ingest, {mode}: {count:,} events in {len(calls):,} calls of {size} ...")
         timings = run_calls(calls)
         results[mode] = {
@@ -393,19 +400,21 @@ def measure_lookups(odoo, registry, args, rng, partner_count):
 # --------------------------------------------------------------------------- report
 def report(args, ingest, lookups, build_note):
     say()
-    say(f"=== omnichannel bench: {args.db}, {args.partners:,} partners, {args.interactions:,} interactions "
-        f"({build_note}; {MODULE} code sha256 {module_digest()[:12]}) ===")
+    say(
+        f"=== omnichannel bench: {args.db}, {args.partners:,} partners, {args.interactions:,} interactions "
+        f"({build_note}; {MODULE} code sha256 {module_digest()[:12]}) ==="
+    )
     say()
-    say("Ingest through omnichannel.ingest.ingest(), each call a new cursor + commit; "
-        "half existing senders (phone in another format), half new ones")
+    say(
+        "Ingest through omnichannel.ingest.ingest(), each call a new cursor + commit; "
+        "half existing senders (phone in another format), half new ones"
+    )
     say(f"  {'mode':<22}{'events':>8}{'calls':>8}{'events/s':>11}{'call p50':>12}{'call p95':>12}")
     for mode, label in (("single", "one event per call"), ("batch", f"batches of {BATCH}")):
         r = ingest[mode]
-        say(f"  {label:<22}{r['events']:>8,}{r['calls']:>8,}{r['eps']:>11,.0f}"
-            f"{r['p50']:>9.1f} ms{r['p95']:>9.1f} ms")
+        say(f"  {label:<22}{r['events']:>8,}{r['calls']:>8,}{r['eps']:>11,.0f}{r['p50']:>9.1f} ms{r['p95']:>9.1f} ms")
     say()
-    say("Find a partner by phone, queried in a format other than the stored one "
-        "(ORM cache cleared before each call)")
+    say("Find a partner by phone, queried in a format other than the stored one (ORM cache cleared before each call)")
     say(f"  {'method':<46}{'samples':>8}{'p50 ms':>10}{'p95 ms':>10}{'found':>9}")
     for key in ("identity", "eq", "ilike"):
         r = lookups[key]
@@ -435,9 +444,11 @@ def report(args, ingest, lookups, build_note):
         (ingest["batch"]["eps"] >= 1000, f"batch ingest >= 1,000 events/s: {ingest['batch']['eps']:,.0f}"),
         (ident["found"] == 100.0, f"identity lookup finds 100% of the partners: {ident['found']:.1f}%"),
         (ident["p95"] <= 1.0, f"identity lookup p95 <= 1 ms: {ident['p95']:.3f} ms"),
-        (min(ratio_p50, ratio_p95) >= 15,
-         f"identity lookup >= 15x faster than 'ilike': p50 {ratio_p50:.1f}x, p95 {ratio_p95:.1f}x "
-         f"('ilike' found {ilike['found']:.1f}%)"),
+        (
+            min(ratio_p50, ratio_p95) >= 15,
+            f"identity lookup >= 15x faster than 'ilike': p50 {ratio_p50:.1f}x, p95 {ratio_p95:.1f}x "
+            f"('ilike' found {ilike['found']:.1f}%)",
+        ),
     ]
     for ok, text in targets:
         say(f"{'PASS' if ok else 'FAIL'}  {text}")
