@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 PGDATA = LOCAL / "pg"
-PGRUN = LOCAL / "run"
+SOCKET_NAME = LOCAL / "pg-socket"  # which .local/run-<token> the cluster listens in
 PGPORT = os.environ.get("OMNI_PGPORT", "54329")
 PGUSER = "odoo"
 CONF = LOCAL / "odoo.conf"
@@ -205,20 +206,33 @@ def _as_pg_owner(cmd):
     return ["runuser", "-u", "postgres", "--", *cmd]
 
 
+def _pg_socket_dir(new=False):
+    """The socket directory of the local cluster, unique to it.
+
+    A server left running from a deleted checkout at the same path removes its socket
+    when it notices, which must not be the socket of the cluster that replaced it.
+    """
+    LOCAL.mkdir(exist_ok=True)
+    if new or not SOCKET_NAME.exists():
+        SOCKET_NAME.write_text(f"run-{secrets.token_hex(4)}")
+    return LOCAL / SOCKET_NAME.read_text().strip()
+
+
 def ensure_postgres():
     if _external_db():
         return
-    LOCAL.mkdir(exist_ok=True)
-    PGRUN.mkdir(exist_ok=True)
+    fresh = not (PGDATA / "PG_VERSION").exists()
+    pgrun = _pg_socket_dir(new=fresh)
+    pgrun.mkdir(exist_ok=True)
     if os.geteuid() == 0:
-        shutil.chown(PGRUN, "postgres")
+        shutil.chown(pgrun, "postgres")
         for parent in [ROOT, *ROOT.parents]:
             if not os.stat(parent).st_mode & 0o001:
                 die(
                     f"The postgres user cannot reach {PGDATA}: {parent} is not world-traversable. "
                     "Move the checkout (e.g. under /srv or /tmp) or point PGHOST at a server."
                 )
-    if not (PGDATA / "PG_VERSION").exists():
+    if fresh:
         say(f"creating a project-local PostgreSQL cluster in {PGDATA}")
         PGDATA.mkdir(exist_ok=True)
         if os.geteuid() == 0:
@@ -231,9 +245,9 @@ def ensure_postgres():
         )
     status = run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "status"]), check=False, stdout=subprocess.DEVNULL)
     if status.returncode != 0:
-        say(f"starting PostgreSQL on socket {PGRUN} (port {PGPORT})")
+        say(f"starting PostgreSQL on socket {pgrun} (port {PGPORT})")
         opts = (
-            f"-c listen_addresses='' -c unix_socket_directories='{PGRUN}' -p {PGPORT} "
+            f"-c listen_addresses='' -c unix_socket_directories='{pgrun}' -p {PGPORT} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=512MB"
         )
@@ -266,7 +280,7 @@ def write_config():
             if os.environ.get(var):
                 lines.append(f"{key} = {os.environ[var]}")
     else:
-        lines += [f"db_host = {PGRUN}", f"db_port = {PGPORT}", f"db_user = {PGUSER}"]
+        lines += [f"db_host = {_pg_socket_dir()}", f"db_port = {PGPORT}", f"db_user = {PGUSER}"]
     CONF.write_text("\n".join(lines) + "\n")
     return CONF
 
