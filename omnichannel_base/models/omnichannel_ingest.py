@@ -380,27 +380,25 @@ class OmnichannelIngest(models.AbstractModel):
             key=lambda e: e["date"],
         )
         pending = [e for e in dialogue if not e["conversation"]]
-        messages_of = defaultdict(list)  # conversation, or key of one to open -> [(direction, date)]
+        opening, channel_of = defaultdict(list), {}  # key of a conversation to open -> its messages
         if pending:
             key_of = {id(e): (e["partner_id"], e["channel"].id, e["thread_key"]) for e in pending}
             current = self._conversations_by_key(key_of.values(), resolved=False)
-            to_open = {}
             for event in pending:
                 key = key_of[id(event)]
-                if key not in current and (key in to_open or event["direction"] == "inbound"):
-                    to_open.setdefault(key, event["channel"])
-                    messages_of[key].append((event["direction"], event["date"]))
-            if to_open:
-                current.update(self._reopen_or_open(to_open, messages_of))
+                if key not in current and (key in opening or event["direction"] == "inbound"):
+                    channel_of[key] = event["channel"]
+                    opening[key].append((event["direction"], event["date"]))
+                    event["opens"] = True
+            if opening:
+                current.update(self._reopen_or_open(channel_of, opening))
             for event in pending:
                 event["conversation"] = current.get(key_of[id(event)], Conversation)
+        joined = defaultdict(list)  # conversation that existed -> its new messages
         for event in dialogue:
-            key = (event["partner_id"], event["channel"].id, event["thread_key"])
-            if event["conversation"] and key not in messages_of:
-                messages_of[event["conversation"]].append((event["direction"], event["date"]))
-        for conversation, messages in messages_of.items():
-            if isinstance(conversation, tuple) or not conversation:
-                continue  # opened above, already in the state its messages lead to
+            if event["conversation"] and not event.get("opens"):
+                joined[event["conversation"]].append((event["direction"], event["date"]))
+        for conversation, messages in joined.items():
             # The chatter shows the messages themselves; tracking their effect on the
             # state too would double the writes of every message.
             conversation.with_context(tracking_disable=True)._register_messages(messages)
