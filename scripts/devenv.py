@@ -70,14 +70,6 @@ def pip(*args):
     run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", *args])
 
 
-def _stamp_ok(name, content):
-    """(True when ``content`` is what was recorded under ``name`` last time, a recorder)."""
-    LOCAL.mkdir(exist_ok=True)
-    stamp = LOCAL / f"{name}.stamp"
-    digest = hashlib.sha256(content.encode()).hexdigest()
-    return stamp.exists() and stamp.read_text() == digest, lambda: stamp.write_text(digest)
-
-
 # --------------------------------------------------------------------------- Odoo
 def _odoo_version():
     probe = "import odoo.release as r; print('%s.%s' % r.version_info[:2])"
@@ -169,12 +161,15 @@ def ensure_odoo():
 
 def ensure_python_deps():
     req = (ROOT / "requirements.txt").read_text()
-    ok, record = _stamp_ok(f"requirements-{Path(sys.executable).name}", req + sys.executable)
-    if ok:
+    # Installed once per requirements.txt content and interpreter.
+    LOCAL.mkdir(exist_ok=True)
+    stamp = LOCAL / f"requirements-{Path(sys.executable).name}.stamp"
+    digest = hashlib.sha256((req + sys.executable).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
         return
     say("installing the suite's Python requirements")
     pip("-r", ROOT / "requirements.txt")
-    record()
+    stamp.write_text(digest)
 
 
 # --------------------------------------------------------------------- PostgreSQL

@@ -1,4 +1,5 @@
 import logging
+from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.tools.sql import create_index
@@ -116,6 +117,10 @@ class ResPartner(models.Model):
     def _omni_sync_field_identities(self):
         """Keep the identities that mirror phone, mobile and email in step with those fields."""
         Identity = self.env["omnichannel.identity"].sudo()
+        existing = defaultdict(dict)  # partner id -> {(kind, value): identity}
+        for identity in Identity.search([("partner_id", "in", self.ids)]):
+            existing[identity.partner_id.id][(identity.kind, identity.value)] = identity
+        stale, rows = Identity, []
         for partner in self:
             wanted = partner._omni_field_identity_rows(
                 partner.id,
@@ -124,10 +129,11 @@ class ResPartner(models.Model):
                 [(field, partner[field]) for field in IDENTITY_FIELDS],
             )
             keep = {(row[1], row[2]) for row in wanted}
-            current = Identity.search([("partner_id", "=", partner.id), ("origin", "=", "field")])
-            Identity.browse([i.id for i in current if (i.kind, i.value) not in keep]).unlink()
-            existing = {(i.kind, i.value) for i in partner.sudo().omni_identity_ids}
-            Identity._claim([row for row in wanted if (row[1], row[2]) not in existing])
+            mine = existing[partner.id]
+            stale |= Identity.union(*(i for key, i in mine.items() if i.origin == "field" and key not in keep))
+            rows += [row for row in wanted if (row[1], row[2]) not in mine]
+        stale.unlink()
+        Identity._claim(rows)
         self.env["omnichannel.identity"].invalidate_model()
 
     @api.model
