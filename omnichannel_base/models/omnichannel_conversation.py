@@ -12,18 +12,19 @@ class OmnichannelConversation(models.Model):
     _inherit = ["rating.mixin", "mail.activity.mixin"]
     _order = "last_message_date desc, id desc"
 
-    name = fields.Char(compute="_compute_name", store=True, readonly=False)
+    name = fields.Char(compute="_compute_name", store=True, readonly=False, precompute=True)
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True)
     commercial_partner_id = fields.Many2one(
-        related="partner_id.commercial_partner_id", store=True, index=True, string="Customer Company"
+        related="partner_id.commercial_partner_id", store=True, precompute=True, index=True, string="Customer Company"
     )
     channel_id = fields.Many2one("omnichannel.channel", required=True, index=True, ondelete="restrict")
-    channel_type = fields.Selection(related="channel_id.channel_type", store=True)
-    company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
+    channel_type = fields.Selection(related="channel_id.channel_type", store=True, precompute=True)
+    company_id = fields.Many2one(related="channel_id.company_id", store=True, precompute=True, index=True)
     team_id = fields.Many2one(
         "omnichannel.team",
         compute="_compute_team_id",
         store=True,
+        precompute=True,
         readonly=False,
         index=True,
         tracking=True,
@@ -44,12 +45,22 @@ class OmnichannelConversation(models.Model):
     first_response_date = fields.Datetime(string="First Response", readonly=True, copy=False)
     resolved_date = fields.Datetime(string="Resolved On", readonly=True, copy=False)
     first_response_hours = fields.Float(
-        compute="_compute_durations", store=True, aggregator="avg", help="Hours from first message to first answer."
+        compute="_compute_durations",
+        store=True,
+        precompute=True,
+        aggregator="avg",
+        help="Hours from first message to first answer.",
     )
     resolution_hours = fields.Float(
-        compute="_compute_durations", store=True, aggregator="avg", help="Hours from first message to resolution."
+        compute="_compute_durations",
+        store=True,
+        precompute=True,
+        aggregator="avg",
+        help="Hours from first message to resolution.",
     )
     interaction_ids = fields.One2many("omnichannel.interaction", "conversation_id")
+    # Computed with the INSERT, not by an UPDATE of every new conversation right after it.
+    rating_last_value = fields.Float(compute="_compute_rating_last_value", store=True, precompute=True)
     color = fields.Integer(related="channel_id.color")
 
     def init(self):

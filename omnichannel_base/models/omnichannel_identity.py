@@ -90,12 +90,14 @@ class OmnichannelIdentity(models.Model):
         if not pairs:
             return {}
         self.env["omnichannel.identity"].flush_model()
+        pairs = list(pairs)
         self.env.cr.execute(
-            """SELECT kind, value, id, partner_id, company_id
-                 FROM omnichannel_identity
-                WHERE (value, kind) IN %s
-                  AND (company_id IS NULL OR company_id = %s)""",
-            [tuple((value, kind) for kind, value in pairs), company.id],
+            """SELECT i.kind, i.value, i.id, i.partner_id, i.company_id
+                 FROM omnichannel_identity i
+                 JOIN unnest(%s::varchar[], %s::varchar[]) AS k(value, kind)
+                   ON i.value = k.value AND i.kind = k.kind
+                WHERE i.company_id IS NULL OR i.company_id = %s""",
+            [[value for _kind, value in pairs], [kind for kind, _value in pairs], company.id],
         )
         found = {}
         for kind, value, identity_id, partner_id, company_id in self.env.cr.fetchall():

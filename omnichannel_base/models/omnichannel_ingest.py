@@ -221,10 +221,15 @@ class OmnichannelIngest(models.AbstractModel):
         keyed = [e for e in events if e["external_id"]]
         existing = {}
         if keyed:
+            keys = list({(e["channel"].id, e["external_id"]) for e in keyed})
+            # A join on unnest() plans in constant time; a row-value IN list plans one branch per key.
             self.env.cr.execute(
-                """SELECT channel_id, external_id, id FROM omnichannel_interaction
-                    WHERE external_id IS NOT NULL AND (channel_id, external_id) IN %s""",
-                [tuple({(e["channel"].id, e["external_id"]) for e in keyed})],
+                """SELECT i.channel_id, i.external_id, i.id
+                     FROM omnichannel_interaction i
+                     JOIN unnest(%s::int[], %s::varchar[]) AS k(channel_id, external_id)
+                       ON i.channel_id = k.channel_id AND i.external_id = k.external_id
+                    WHERE i.external_id IS NOT NULL""",
+                [[key[0] for key in keys], [key[1] for key in keys]],
             )
             existing = {(channel_id, ext): id_ for channel_id, ext, id_ in self.env.cr.fetchall()}
         todo, first_of_key = [], {}

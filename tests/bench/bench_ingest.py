@@ -343,6 +343,40 @@ def measure_ingest(odoo, registry, args, run, rng, partner_count):
     return results
 
 
+def measure_orm_floor(odoo, registry, rounds=5):
+    """What Odoo's own ORM costs, alone, for the records one batch of 100 events must create
+    (half of them from new senders): 50 ``res.partner`` and 100 chatter ``mail.message``.
+    Rolled back; the median of ``rounds``. No ingest code runs here: it is the reference
+    that bounds what any ORM-based ingest can reach."""
+    timings = []
+    for turn in range(rounds):
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            conversation = env["omnichannel.conversation"].search([], limit=1)
+            start = time.perf_counter()
+            env["res.partner"].with_context(tracking_disable=True, mail_create_nolog=True).create(
+                [{"name": f"Floor {turn} {i}", "phone": f"+34 699 {turn:03d} {i:03d}"} for i in range(BATCH // 2)]
+            )
+            env["mail.message"].create(
+                [
+                    {
+                        "model": conversation._name,
+                        "res_id": conversation.id,
+                        "message_type": "comment",
+                        "body": f"<p>Hola ({i})</p>",
+                        "author_id": conversation.partner_id.id,
+                    }
+                    for i in range(BATCH)
+                ]
+            )
+            env.flush_all()
+            timings.append(time.perf_counter() - start)
+            cr.rollback()
+    ms = percentile(timings, 50) * 1000
+    say(f"[bench] ORM floor: {BATCH // 2} res.partner + {BATCH} mail.message created in {ms:.0f} ms")
+    return {"ms": ms, "eps": BATCH / (ms / 1000)}
+
+
 def measure_lookups(odoo, registry, args, rng, partner_count):
     from odoo.addons.omnichannel_base.tools.identifiers import normalize_phone
 
@@ -413,6 +447,11 @@ def report(args, ingest, lookups, build_note):
     for mode, label in (("single", "one event per call"), ("batch", f"batches of {BATCH}")):
         r = ingest[mode]
         say(f"  {label:<22}{r['events']:>8,}{r['calls']:>8,}{r['eps']:>11,.0f}{r['p50']:>9.1f} ms{r['p95']:>9.1f} ms")
+    floor = ingest["floor"]
+    say(
+        f"  reference: Odoo's ORM alone creating what a batch needs ({BATCH // 2} res.partner + {BATCH} mail.message)"
+        f" takes {floor['ms']:.0f} ms, i.e. at most {floor['eps']:,.0f} events/s before any other work"
+    )
     say()
     say("Find a partner by phone, queried in a format other than the stored one (ORM cache cleared before each call)")
     say(f"  {'method':<46}{'samples':>8}{'p50 ms':>10}{'p95 ms':>10}{'found':>9}")
@@ -484,6 +523,7 @@ def main():
     rng = random.Random(args.seed * 1000 + run)
     say(f"[bench] run #{run} on {args.db}")
     ingest = measure_ingest(odoo, registry, args, run, rng, args.partners)
+    ingest["floor"] = measure_orm_floor(odoo, registry)
     lookups = measure_lookups(odoo, registry, args, rng, args.partners)
     report(args, ingest, lookups, "built now" if built else "reused")
     say(f"[bench] total {time.perf_counter() - started:.0f} s")
