@@ -6,7 +6,7 @@
     "license": "LGPL-3",
     "author": "Omnichannel CRM contributors",
     "website": "https://github.com/omnichannel-crm/omnichannel",
-    "depends": ["mail", "sms", "phone_validation", "rating"],
+    "depends": ["mail", "sms", "phone_validation", "rating", "sale_stock"],
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [
         "security/omnichannel_security.xml",
@@ -17,12 +17,16 @@
         "views/omnichannel_channel_views.xml",
         "views/omnichannel_team_views.xml",
         "views/res_partner_views.xml",
+        "views/res_partner_timeline_views.xml",
+        "views/omnichannel_log_interaction_views.xml",
         "views/omnichannel_menus.xml",
     ],
     "demo": [
         "demo/omnichannel_demo.xml",
+        "demo/omnichannel_back_office_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": ["omnichannel_base/static/src/**/*"],
         "web.assets_tests": ["omnichannel_base/static/tests/tours/**/*"],
     },
     "post_init_hook": "post_init_hook",

@@ -7,7 +7,7 @@
     "author": "Omnichannel CRM contributors",
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base"],
-    "data": [],
+    "data": ["views/res_partner_views.xml"],
     "demo": ["demo/omnichannel_social_demo.xml"],
     "installable": True,
 }

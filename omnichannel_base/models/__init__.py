@@ -6,3 +6,7 @@ from . import omnichannel_conversation
 from . import omnichannel_interaction
 from . import omnichannel_ingest
 from . import res_partner
+from . import omnichannel_timeline_source
+from . import sale_order
+from . import stock_picking
+from . import account_move

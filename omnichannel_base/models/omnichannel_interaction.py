@@ -1,4 +1,11 @@
-from odoo import fields, models
+import logging
+import time
+
+from odoo import api, fields, models
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__)
+_logger = logging.getLogger(__name__)
 
 KINDS = [
     ("message", "Message"),
@@ -14,6 +21,52 @@ KINDS = [
 ]
 DIALOGUE_KINDS = {"message", "email", "call"}
 DIRECTIONS = [("inbound", "Inbound"), ("outbound", "Outbound"), ("internal", "Internal")]
+# What the timeline filters on: kinds as a user thinks of them.
+KIND_GROUPS = [
+    ("messages", _lt("Messages")),
+    ("calls", _lt("Calls")),
+    ("visits", _lt("Visits")),
+    ("orders", _lt("Orders")),
+    ("deliveries", _lt("Deliveries")),
+    ("invoices", _lt("Invoices")),
+    ("payments", _lt("Payments")),
+]
+GROUP_OF_KIND = {
+    "message": "messages",
+    "email": "messages",
+    "note": "messages",
+    "call": "calls",
+    "visit": "visits",
+    "order": "orders",
+    "pos_order": "orders",
+    "delivery": "deliveries",
+    "invoice": "invoices",
+    "payment": "payments",
+}
+KIND_ICONS = {
+    "message": "fa-comment",
+    "email": "fa-envelope",
+    "call": "fa-phone",
+    "visit": "fa-street-view",
+    "note": "fa-sticky-note-o",
+    "order": "fa-shopping-cart",
+    "delivery": "fa-truck",
+    "invoice": "fa-file-text-o",
+    "payment": "fa-money",
+    "pos_order": "fa-shopping-bag",
+}
+CHANNEL_ICONS = {
+    "api": "fa-plug",
+    "email": "fa-envelope",
+    "whatsapp": "fa-whatsapp",
+    "messenger": "fa-facebook",
+    "instagram": "fa-instagram",
+    "telegram": "fa-telegram",
+    "sms": "fa-commenting",
+    "voice": "fa-phone",
+    "store": "fa-shopping-bag",
+    "livechat": "fa-comments",
+}
 
 
 class OmnichannelInteraction(models.Model):
@@ -72,6 +125,13 @@ class OmnichannelInteraction(models.Model):
             """CREATE INDEX IF NOT EXISTS omnichannel_interaction_source
                ON omnichannel_interaction (res_model, res_id) WHERE res_model IS NOT NULL"""
         )
+        # A back-office event (an order confirmed, an invoice paid) is recorded once per
+        # document, whether by the state transition or by the install backfill.
+        cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS omnichannel_interaction_source_event_uniq
+               ON omnichannel_interaction (res_model, res_id, external_id)
+               WHERE channel_id IS NULL AND res_model IS NOT NULL AND external_id IS NOT NULL"""
+        )
 
     def action_open_source(self):
         self.ensure_one()
@@ -85,3 +145,44 @@ class OmnichannelInteraction(models.Model):
             "view_mode": "form",
             "views": [(False, "form")],
         }
+
+    # ------------------------------------------------------------ back-office events
+    @api.model
+    def _notify_timeline(self, partner_ids):
+        """Tell open timelines of these contacts to refresh, through the bus.
+
+        Only ids travel: each client reloads through the ORM, with its own access rights.
+        """
+        if partner_ids:
+            group = self.env.ref("omnichannel_base.group_omnichannel_user")
+            self.env["bus.bus"]._sendone(group, "omnichannel.timeline/updated", {"partner_ids": sorted(partner_ids)})
+
+    @api.model
+    def _backfill_business_events(self):
+        """Put the back office's history on the timeline, with set-based SQL.
+
+        Runs at install, so orders, deliveries, invoices and payments that existed
+        before show at once. Events already recorded are skipped. Returns (rows, seconds).
+        """
+        started = time.perf_counter()
+        self.env.flush_all()
+        total = 0
+        for model in sorted(self.env["omnichannel.timeline.source"]._inherit_children):
+            for event, select, params in self.env[model]._omni_backfill_queries():
+                self.env.cr.execute(
+                    f"""INSERT INTO omnichannel_interaction
+                            (partner_id, commercial_partner_id, company_id, kind, direction, date, summary,
+                             user_id, res_model, res_id, external_id, create_uid, write_uid, create_date, write_date)
+                        SELECT e.partner_id, p.commercial_partner_id, e.company_id, e.kind, e.direction, e.date,
+                               e.summary, e.user_id, %s, e.res_id, %s, %s, %s,
+                               now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+                          FROM ({select}) AS e
+                          JOIN res_partner p ON p.id = e.partner_id
+                        ON CONFLICT DO NOTHING""",
+                    [model, event, self.env.uid, self.env.uid, *params],
+                )
+                total += self.env.cr.rowcount
+        self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
+        seconds = time.perf_counter() - started
+        _logger.info("omnichannel: %s back-office events put on the timeline in %.1f s", total, seconds)
+        return total, seconds

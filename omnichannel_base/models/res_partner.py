@@ -1,12 +1,24 @@
 import logging
 from collections import defaultdict
+from datetime import datetime, time, timedelta
+
+import pytz
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 from odoo.tools.sql import create_index
+
+from .omnichannel_interaction import CHANNEL_ICONS, GROUP_OF_KIND, KIND_GROUPS, KIND_ICONS
 
 _logger = logging.getLogger(__name__)
 
 IDENTITY_FIELDS = {"phone": "phone", "mobile": "phone", "email": "email"}
+TIMELINE_PAGE_MAX = 100
+PREFERENCE_WINDOW_DAYS = 365
+
+
+def _channel_types(records):
+    return records.env["omnichannel.channel"]._fields["channel_type"].selection
 
 
 class ResPartner(models.Model):
@@ -25,6 +37,20 @@ class ResPartner(models.Model):
     )
     omni_last_contact_date = fields.Datetime(
         string="Last Contact", readonly=True, copy=False, help="Last interaction on any channel."
+    )
+    omni_last_contact_channel_type = fields.Selection(
+        selection=_channel_types,
+        string="Last Contact Channel",
+        compute="_compute_omni_contact_channels",
+        groups="omnichannel_base.group_omnichannel_user",
+    )
+    omni_preferred_channel_type = fields.Selection(
+        selection=_channel_types,
+        string="Preferred Channel",
+        compute="_compute_omni_contact_channels",
+        search="_search_omni_preferred_channel_type",
+        groups="omnichannel_base.group_omnichannel_user",
+        help="The channel this customer wrote or called us on most in the last 12 months.",
     )
     omni_interaction_count = fields.Integer(
         string="Interaction Count", compute="_compute_omni_counts", groups="omnichannel_base.group_omnichannel_user"
@@ -57,6 +83,196 @@ class ResPartner(models.Model):
                 counts = by_commercial if partner.commercial_partner_id == partner else by_partner
                 partner[field] = counts.get(partner, 0)
 
+    def _omni_timeline_field(self):
+        """Companies show their contacts' history with their own; contacts show theirs."""
+        return "commercial_partner_id" if self.is_company and self.commercial_partner_id == self else "partner_id"
+
+    def _compute_omni_contact_channels(self):
+        self.omni_last_contact_channel_type = False
+        self.omni_preferred_channel_type = False
+        for field, partners in self.grouped(lambda p: p._omni_timeline_field()).items():
+            if not partners.ids:
+                continue
+            column = SQL.identifier(field)
+            last = dict(
+                self.env.execute_query(
+                    SQL(
+                        """SELECT DISTINCT ON (%(column)s) %(column)s, channel_type FROM omnichannel_interaction
+                            WHERE %(column)s IN %(ids)s AND channel_type IS NOT NULL
+                         ORDER BY %(column)s, date DESC, id DESC""",
+                        column=column,
+                        ids=tuple(partners.ids),
+                    )
+                )
+            )
+            preferred = dict(self.env.execute_query(self._omni_preferred_channel_query(column, partners.ids)))
+            for partner in partners:
+                partner.omni_last_contact_channel_type = last.get(partner.id)
+                partner.omni_preferred_channel_type = preferred.get(partner.id)
+
+    def _omni_preferred_channel_query(self, column, ids=None):
+        """(partner, channel type) of the inbound channel each partner used most in the last
+        12 months; ties go to the most recent."""
+        since = fields.Datetime.now() - timedelta(days=PREFERENCE_WINDOW_DAYS)
+        return SQL(
+            """SELECT DISTINCT ON (owner) owner, channel_type
+                 FROM (SELECT %(column)s AS owner, channel_type, COUNT(*) AS used, MAX(date) AS last_used
+                         FROM omnichannel_interaction
+                        WHERE direction = 'inbound' AND channel_type IS NOT NULL AND date >= %(since)s
+                              %(only)s
+                     GROUP BY %(column)s, channel_type) AS usage
+             ORDER BY owner, used DESC, last_used DESC""",
+            column=column,
+            since=since,
+            only=SQL("AND %s IN %s", column, tuple(ids)) if ids else SQL(""),
+        )
+
+    def _search_omni_preferred_channel_type(self, operator, value):
+        if operator not in ("=", "in") or not value:
+            raise NotImplementedError(self.env._("Search the preferred channel with '=' or 'in' a channel type."))
+        wanted = {value} if isinstance(value, str) else set(value)
+        rows = self.env.execute_query(self._omni_preferred_channel_query(SQL.identifier("partner_id")))
+        return [("id", "in", [partner_id for partner_id, channel_type in rows if channel_type in wanted])]
+
+    # ------------------------------------------------------------ timeline
+    def omnichannel_timeline(self, filters=None, cursor=None, limit=40):
+        """One page of this contact's timeline, newest first, for the timeline widget.
+
+        Pages by keyset on (date, id): ``cursor`` is the ``next_cursor`` of the previous
+        page. Business events are shown only when the user may read their document;
+        details (amounts, states) are read live from it.
+        """
+        self.ensure_one()
+        self.check_access("read")
+        limit = max(1, min(int(limit or 40), TIMELINE_PAGE_MAX))
+        Interaction = self.env["omnichannel.interaction"]
+        query = Interaction._search(
+            self._omni_timeline_domain(filters or {}), order="date DESC, id DESC", limit=limit + 1
+        )
+        if cursor:
+            date, last_id = fields.Datetime.to_datetime(cursor[0]), int(cursor[1])
+            query.add_where(
+                SQL(
+                    "(%s, %s) < (%s, %s)",
+                    SQL.identifier(query.table, "date"),
+                    SQL.identifier(query.table, "id"),
+                    date,
+                    last_id,
+                )
+            )
+        rows = Interaction.browse(query.get_result_ids())
+        page, more = rows[:limit], len(rows) > limit
+        items = self._omni_timeline_items(page)
+        last = page[-1:] if more else None
+        return {
+            "items": items,
+            "next_cursor": [fields.Datetime.to_string(last.date), last.id] if last else False,
+        }
+
+    def _omni_timeline_domain(self, filters):
+        domain = [(self._omni_timeline_field(), "=", self.id)]
+        # Documents of models the user may not read at all never reach the page.
+        sources = self.env["omnichannel.timeline.source"]._inherit_children
+        hidden = sorted(model for model in sources if not self.env[model].has_access("read"))
+        if hidden:
+            domain.append(("res_model", "not in", hidden))
+        if filters.get("channel_types"):
+            domain.append(("channel_type", "in", list(filters["channel_types"])))
+        if filters.get("kind_groups"):
+            kinds = [kind for kind, group in GROUP_OF_KIND.items() if group in filters["kind_groups"]]
+            domain.append(("kind", "in", kinds))
+        tz = pytz.timezone(self.env.user.tz or "UTC")
+        for key, operator, day_shift in (("date_from", ">=", 0), ("date_to", "<", 1)):
+            if filters.get(key):
+                day = fields.Date.to_date(filters[key]) + timedelta(days=day_shift)
+                local = tz.localize(datetime.combine(day, time.min))
+                domain.append(("date", operator, local.astimezone(pytz.utc).replace(tzinfo=None)))
+        if filters.get("search"):
+            domain.append(("summary", "ilike", filters["search"]))
+        return domain
+
+    def _omni_timeline_items(self, interactions):
+        """The widget's view of ``interactions``: a few queries per page, whatever its length."""
+        readable = {}
+        details = {}
+        for model, group in interactions.filtered("res_model").grouped("res_model").items():
+            documents = self.env[model].browse(group.mapped("res_id"))._filtered_access("read")
+            readable[model] = {document.id: document.display_name for document in documents}
+            if hasattr(documents, "_omni_timeline_details"):
+                details[model] = documents._omni_timeline_details()
+        conversations = interactions.conversation_id._filtered_access("read")
+        conversation_states = {c.id: c._fields["state"].convert_to_export(c.state, c) for c in conversations}
+        kinds = dict(interactions._fields["kind"]._description_selection(self.env))
+        directions = dict(interactions._fields["direction"]._description_selection(self.env))
+        channel_labels = dict(interactions._fields["channel_type"]._description_selection(self.env))
+        groups = dict(KIND_GROUPS)
+        items = []
+        for interaction in interactions:
+            model, res_id = interaction.res_model, interaction.res_id
+            if model and res_id not in readable.get(model, {}):
+                continue  # its document is out of this user's reach: so is the event
+            if model:
+                source = {"model": model, "id": res_id, "name": readable[model][res_id]}
+                item_details = details.get(model, {}).get(res_id, [])
+            elif interaction.conversation_id.id in conversation_states:
+                conversation = interaction.conversation_id
+                source = {"model": conversation._name, "id": conversation.id, "name": conversation.display_name}
+                item_details = [(self.env._("Conversation"), conversation_states[conversation.id])]
+            else:
+                source, item_details = False, []
+            author = interaction.user_id if interaction.direction != "inbound" else interaction.partner_id
+            items.append(
+                {
+                    "id": interaction.id,
+                    "date": fields.Datetime.to_string(interaction.date),
+                    "kind": interaction.kind,
+                    "kind_label": kinds.get(interaction.kind),
+                    "kind_group": GROUP_OF_KIND.get(interaction.kind, "messages"),
+                    "kind_group_label": self.env._(groups[GROUP_OF_KIND.get(interaction.kind, "messages")]),
+                    "direction": interaction.direction,
+                    "direction_label": directions.get(interaction.direction),
+                    "channel_type": interaction.channel_type or False,
+                    "channel_label": channel_labels.get(interaction.channel_type, False),
+                    "channel_name": interaction.channel_id.name or False,
+                    "icon": CHANNEL_ICONS.get(interaction.channel_type)
+                    or KIND_ICONS.get(interaction.kind, "fa-circle"),
+                    "summary": interaction.summary or "",
+                    "author": author.name or False,
+                    "contact": {"id": interaction.partner_id.id, "name": interaction.partner_id.name}
+                    if interaction.partner_id != self
+                    else False,
+                    "details": [list(detail) for detail in item_details],
+                    "source": source,
+                    "conversation_id": interaction.conversation_id.id
+                    if interaction.conversation_id.id in conversation_states
+                    else False,
+                }
+            )
+        return items
+
+    @api.model
+    def omnichannel_timeline_options(self):
+        """Choices of the timeline's filters."""
+        return {
+            "channel_types": [
+                list(option)
+                for option in self.env["omnichannel.channel"]._fields["channel_type"]._description_selection(self.env)
+            ],
+            "kind_groups": [[group, self.env._(label)] for group, label in KIND_GROUPS],
+        }
+
+    def action_omni_log_interaction(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Log a Call or Visit"),
+            "res_model": "omnichannel.log.interaction",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_partner_id": self.id},
+        }
+
     def action_omni_view_conversations(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("omnichannel_base.action_omnichannel_inbox")
@@ -76,6 +292,7 @@ class ResPartner(models.Model):
             if self.is_company
             else [("partner_id", "=", self.id)]
         )
+        action["context"] = {"group_by": ["channel_type"]}  # interactions per channel
         return action
 
     # ------------------------------------------------------------ identities from fields
