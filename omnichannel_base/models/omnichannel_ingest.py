@@ -553,6 +553,9 @@ class OmnichannelIngest(models.AbstractModel):
             raise ValidationError(_("Some of these events were recorded by another transaction meanwhile; retry."))
         for event, interaction_id in zip(events, ids):
             event["interaction_id"] = interaction_id
+        self.env["omnichannel.interaction"]._notify_timeline(
+            {e["partner_id"] for e in events} | {e["commercial_partner_id"] for e in events}
+        )
 
     def _summary(self, event):
         text = event["summary"] or event["body"] or ", ".join(a["name"] for a in event["attachments"]) or ""
