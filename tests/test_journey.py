@@ -65,3 +65,40 @@ class TestOmnichannelJourney(TransactionCase):
             ),
             1,
         )
+
+    def test_timeline_preferred_channel_and_back_office(self):
+        """Chat, call and shop: the timeline shows every channel and the order, and the
+        contact list finds her among those who prefer WhatsApp."""
+        self.env.company.country_id = self.env.ref("base.es")
+        Channel = self.env["omnichannel.channel"]
+        whatsapp = Channel.create({"name": "WhatsApp Ventas", "channel_type": "whatsapp"})
+        phone = Channel.create({"name": "Centralita", "channel_type": "voice"})
+        ingest = self.env["omnichannel.ingest"]
+        sender = {"phone": "+34 611 22 33 44", "name": "Inés Vidal"}
+        now = "2026-11-20T10:%02d:00Z"
+        ingest.ingest(
+            [
+                {"channel_id": whatsapp.id, "external_id": f"wamid.P{n}", "date": now % n, "sender": sender}
+                | {"body": "Hola"}
+                for n in range(3)
+            ]
+        )
+        call = ingest.ingest(
+            {"channel_id": phone.id, "kind": "call", "date": now % 30, "sender": sender, "summary": "Llamada"}
+        )
+        customer = call.partner_id
+        product = self.env["product.product"].create({"name": "Botas", "list_price": 80})
+        order = self.env["sale.order"].create(
+            {"partner_id": customer.id, "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 1})]}
+        )
+        order.action_confirm()
+
+        items = customer.omnichannel_timeline()["items"]
+        self.assertEqual(items[0]["source"], {"model": "sale.order", "id": order.id, "name": order.name})
+        self.assertEqual({i["channel_type"] for i in items}, {"whatsapp", "voice", False})
+        self.assertEqual(customer.omni_last_contact_channel_type, "voice")
+        self.assertEqual(customer.omni_preferred_channel_type, "whatsapp", "3 chats beat 1 call")
+        prefers = self.env.ref("omnichannel_social.res_partner_view_search")
+        self.assertIn("omni_preferred_channel_type", prefers.arch)
+        self.assertIn(customer, self.env["res.partner"].search([("omni_preferred_channel_type", "=", "whatsapp")]))
+        self.assertNotIn(customer, self.env["res.partner"].search([("omni_preferred_channel_type", "=", "voice")]))
