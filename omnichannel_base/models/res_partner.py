@@ -196,7 +196,9 @@ class ResPartner(models.Model):
         readable = {}
         details = {}
         for model, group in interactions.filtered("res_model").grouped("res_model").items():
-            documents = self.env[model].browse(group.mapped("res_id"))._filtered_access("read")
+            if model not in self.env:
+                continue  # its module was uninstalled: nothing left to show or open
+            documents = self.env[model].browse(group.mapped("res_id")).exists()._filtered_access("read")
             readable[model] = {document.id: document.display_name for document in documents}
             if hasattr(documents, "_omni_timeline_details"):
                 details[model] = documents._omni_timeline_details()

@@ -15,9 +15,8 @@ class StockPicking(models.Model):
     def _action_done(self):
         result = super()._action_done()
         done = self.filtered(lambda p: p.state == "done" and p.picking_type_code in ("outgoing", "incoming"))
-        for picking in done:
-            summary, direction = picking._omni_event_text()
-            picking._omni_record_event("done", "delivery", direction, summary)
+        for (summary, direction), pickings in done.grouped(lambda p: p._omni_event_text()).items():
+            pickings._omni_record_event("done", "delivery", direction, summary)
         return result
 
     def _omni_event_text(self):

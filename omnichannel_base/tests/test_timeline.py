@@ -74,6 +74,25 @@ class TestBackOfficeEvents(TimelineCase):
         self.assertEqual(delivery.summary, f"Delivery {picking.name} validated")
         self.assertEqual(delivery.commercial_partner_id, self.customer)
 
+    def test_return_validated(self):
+        order = self.order()
+        order.action_confirm()
+        delivery = order.picking_ids
+        delivery.move_ids.write({"quantity": 2, "picked": True})
+        delivery.button_validate()
+        wizard = (
+            self.env["stock.return.picking"]
+            .with_context(active_ids=delivery.ids, active_id=delivery.id, active_model="stock.picking")
+            .create({})
+        )
+        wizard.product_return_moves.quantity = 1
+        returned = self.env["stock.picking"].browse(wizard.action_create_returns()["res_id"])
+        returned.move_ids.write({"quantity": 1, "picked": True})
+        returned.button_validate()
+        event = self.events(returned)
+        self.assertEqual((event.kind, event.direction), ("delivery", "inbound"))
+        self.assertEqual(event.summary, f"Return {returned.name} validated")
+
     def test_invoice_posted_and_paid(self):
         invoice = self.invoice()
         invoice.action_post()
