@@ -56,7 +56,10 @@ class ResPartner(models.Model):
         string="Interaction Count", compute="_compute_omni_counts", groups="omnichannel_base.group_omnichannel_user"
     )
     omni_conversation_count = fields.Integer(
-        string="Conversation Count", compute="_compute_omni_counts", groups="omnichannel_base.group_omnichannel_user"
+        string="Open Conversation Count",
+        compute="_compute_omni_counts",
+        groups="omnichannel_base.group_omnichannel_user",
+        help="Conversations not resolved yet.",
     )
 
     def init(self):
@@ -70,15 +73,17 @@ class ResPartner(models.Model):
 
     def _compute_omni_counts(self):
         # A company sees everything of its contacts; a contact sees its own.
-        for field, model in (
-            ("omni_interaction_count", "omnichannel.interaction"),
-            ("omni_conversation_count", "omnichannel.conversation"),
+        for field, model, domain in (
+            ("omni_interaction_count", "omnichannel.interaction", []),
+            ("omni_conversation_count", "omnichannel.conversation", [("state", "!=", "resolved")]),
         ):
             Model = self.env[model]
             by_commercial = dict(
-                Model._read_group([("commercial_partner_id", "in", self.ids)], ["commercial_partner_id"], ["__count"])
+                Model._read_group(
+                    [("commercial_partner_id", "in", self.ids), *domain], ["commercial_partner_id"], ["__count"]
+                )
             )
-            by_partner = dict(Model._read_group([("partner_id", "in", self.ids)], ["partner_id"], ["__count"]))
+            by_partner = dict(Model._read_group([("partner_id", "in", self.ids), *domain], ["partner_id"], ["__count"]))
             for partner in self:
                 counts = by_commercial if partner.commercial_partner_id == partner else by_partner
                 partner[field] = counts.get(partner, 0)
@@ -283,7 +288,7 @@ class ResPartner(models.Model):
             if self.is_company
             else [("partner_id", "=", self.id)]
         )
-        action["context"] = {"default_partner_id": self.id}
+        action["context"] = {"default_partner_id": self.id, "search_default_todo": 1}
         return action
 
     def action_omni_view_interactions(self):
