@@ -1,4 +1,4 @@
-import { Component, onWillStart, onWillUnmount, useEffect, useRef, useState } from "@odoo/owl";
+import { Component, onWillDestroy, onWillStart, useEffect, useRef, useState } from "@odoo/owl";
 import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
@@ -30,6 +30,7 @@ export class OmnichannelTimeline extends Component {
         this.busService = useService("bus_service");
         this.mailStore = useService("mail.store");
         this.listRef = useRef("list");
+        this.searchRef = useRef("search");
         this.sentinelRef = useRef("sentinel");
         this.state = useState({
             items: [],
@@ -93,7 +94,7 @@ export class OmnichannelTimeline extends Component {
         // The backend starts the bus with mail; starting it again is a no-op and keeps
         // live updates working wherever the widget is used.
         this.busService.start();
-        onWillUnmount(() => this.busService.unsubscribe(BUS_NOTIFICATION, this.onBusNotification));
+        onWillDestroy(() => this.busService.unsubscribe(BUS_NOTIFICATION, this.onBusNotification));
     }
 
     get resId() {
@@ -231,15 +232,22 @@ export class OmnichannelTimeline extends Component {
 
     // ------------------------------------------------------------ handlers
 
-    onFilterChange(name, ev) {
-        this.state.filters[name] = ev.target.value;
+    /** New filters: back to the newest items. */
+    applyFilters(changes) {
+        Object.assign(this.state.filters, changes);
+        if (this.listRef.el) {
+            this.listRef.el.scrollTop = 0;
+        }
         this.reload();
+    }
+
+    onFilterChange(name, ev) {
+        this.applyFilters({ [name]: ev.target.value });
     }
 
     onSearchInput(ev) {
         if (ev.target.isConnected && this.state.filters.search !== ev.target.value) {
-            this.state.filters.search = ev.target.value;
-            this.reload();
+            this.applyFilters({ search: ev.target.value });
         }
     }
 
@@ -247,21 +255,16 @@ export class OmnichannelTimeline extends Component {
         if (ev.key === "Enter") {
             ev.preventDefault();
             this.onSearchInput.cancel();
-            this.state.filters.search = ev.target.value;
-            this.reload();
+            this.applyFilters({ search: ev.target.value });
         }
     }
 
     clearFilters() {
         this.onSearchInput.cancel();
-        Object.assign(this.state.filters, {
-            channelType: "",
-            kindGroup: "",
-            dateFrom: "",
-            dateTo: "",
-            search: "",
-        });
-        this.reload();
+        if (this.searchRef.el) {
+            this.searchRef.el.value = ""; // typed text not yet searched for
+        }
+        this.applyFilters({ channelType: "", kindGroup: "", dateFrom: "", dateTo: "", search: "" });
     }
 
     onListScroll() {
