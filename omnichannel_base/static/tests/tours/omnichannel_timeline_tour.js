@@ -2,8 +2,8 @@ import { registry } from "@web/core/registry";
 
 /**
  * A salesperson opens a customer's contact form and goes through her timeline:
- * several channels and an order, a channel filter, the next page on scroll, a logged
- * call, a scheduled activity, then the order itself. Data comes from
+ * several channels and an order, a channel filter, a search, the next page on
+ * scroll, a logged call, a scheduled activity, then the order itself. Data comes from
  * omnichannel_base/tests/test_timeline_ui.py (demo customer Lucía Fernández, plus
  * 45 older Telegram messages so that a second page exists).
  */
@@ -75,6 +75,31 @@ registry.category("web_tour.tours").add("omnichannel_timeline_tour", {
             trigger:
                 `${READY}:has(.o_omni_timeline_item[data-channel-type='email'])` +
                 `:has(.o_omni_timeline_item:eq(${PAGE_SIZE - 1}))`,
+        },
+        {
+            content: "Search the summaries",
+            trigger: ".o_omni_timeline_search",
+            run: "edit zapatillas",
+        },
+        {
+            content: "Only matching items remain",
+            trigger:
+                `${READY}:has(.o_omni_timeline_clear) ` +
+                ".o_omni_timeline_item:contains('zapatillas')",
+            run() {
+                const items = [...document.querySelectorAll(".o_omni_timeline_item")];
+                const off = items.filter((item) => !/zapatillas/i.test(item.textContent));
+                if (off.length) {
+                    throw new Error(`${off.length}/${items.length} items do not match the search`);
+                }
+            },
+        },
+        {
+            trigger: ".o_omni_timeline_clear",
+            run: "click",
+        },
+        {
+            trigger: `${READY}:has(.o_omni_timeline_item:eq(${PAGE_SIZE - 1}))`,
         },
         {
             content: "Scroll to the end of the timeline",
