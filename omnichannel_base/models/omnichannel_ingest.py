@@ -41,6 +41,7 @@ class OmnichannelIngest(models.AbstractModel):
     _description = "Omnichannel Ingestion"
 
     @api.model
+    @api.returns("omnichannel.interaction")  # over RPC, the ids
     def ingest(self, events):
         if isinstance(events, dict):
             events = [events]

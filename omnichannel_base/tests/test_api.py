@@ -87,3 +87,14 @@ class TestEventsApi(HttpCase):
 
     def test_get_is_not_allowed(self):
         self.assertEqual(self.url_open(URL).status_code, 405)
+
+    def test_ingest_over_odoo_rpc_returns_ids(self):
+        """Integrations may call the service through Odoo's own RPC, as an administrator."""
+        self.authenticate("admin", "admin")
+        event = {"channel_id": self.channel.id, "external_id": "rpc-1", "sender": {"phone": "+34600111222"}}
+        ids = self.make_jsonrpc_request(
+            "/web/dataset/call_kw/omnichannel.ingest/ingest",
+            {"model": "omnichannel.ingest", "method": "ingest", "args": [[event]], "kwargs": {}},
+        )
+        interaction = self.env["omnichannel.interaction"].search([("external_id", "=", "rpc-1")])
+        self.assertEqual(ids, interaction.ids)
