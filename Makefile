@@ -3,7 +3,7 @@
 PYTHON ?= python3
 ARGS ?=
 
-.PHONY: run test bench stop rebuild
+.PHONY: run test bench screenshot stop rebuild
 run:
 	$(PYTHON) scripts/devenv.py run $(ARGS)
 
@@ -12,6 +12,10 @@ test:
 
 bench:
 	$(PYTHON) scripts/devenv.py bench $(ARGS)
+
+# Retakes docs/timeline.png (README) on the test database's demo data.
+screenshot:
+	OMNI_SCREENSHOT=1 $(PYTHON) scripts/devenv.py test tests/screenshots $(ARGS)
 
 stop:
 	$(PYTHON) scripts/devenv.py stop
