@@ -424,13 +424,37 @@ def cmd_test(args):
 
 
 def cmd_bench(args):
+    """bench_ingest.py, then bench_timeline.py. ``--only ingest|timeline`` runs one of them;
+    ``--timeline-<option> [value]`` goes to bench_timeline.py as ``--<option> [value]``;
+    every other argument goes to bench_ingest.py."""
+    only, ingest_args, timeline_args = None, [], []
+    bench_args = list(args.bench_args)
+    while bench_args:
+        arg = bench_args.pop(0)
+        if arg == "--only" or arg.startswith("--only="):
+            only = arg.partition("=")[2] or (bench_args.pop(0) if bench_args else "")
+        elif arg.startswith("--timeline-"):
+            timeline_args.append("--" + arg.removeprefix("--timeline-"))
+            if "=" not in arg and bench_args and not bench_args[0].startswith("-"):
+                timeline_args.append(bench_args.pop(0))  # its value
+        elif arg != "--":
+            ingest_args.append(arg)
+    if only not in (None, "ingest", "timeline"):
+        sys.exit(f"bench: --only takes ingest or timeline, not {only!r}")
     ensure_interpreter()
     ensure_odoo()
     ensure_python_deps()
     ensure_postgres()
     conf = write_config()
-    cmd = [sys.executable, str(ROOT / "tests" / "bench" / "bench_ingest.py"), "--config", str(conf), *args.bench_args]
-    sys.exit(subprocess.run(cmd).returncode)
+    benches = [("ingest", "bench_ingest.py", ingest_args), ("timeline", "bench_timeline.py", timeline_args)]
+    codes = [
+        subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "bench" / script), "--config", str(conf), *script_args]
+        ).returncode
+        for name, script, script_args in benches
+        if only in (None, name)
+    ]
+    sys.exit(next((code for code in codes if code), 0))  # each runs; the first failure is the exit code
 
 
 def cmd_stop(_args):
