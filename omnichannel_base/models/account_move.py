@@ -44,18 +44,21 @@ class AccountMove(models.Model):
         queries = []
         for move_type in CUSTOMER_TYPES:
             posted = """SELECT partner_id, company_id, 'invoice' AS kind, 'outbound' AS direction,
-                               COALESCE(invoice_date::timestamp + interval '12 hours', create_date) AS date,
+                               LEAST(COALESCE(invoice_date::timestamp + interval '12 hours', create_date),
+                                     now() AT TIME ZONE 'UTC') AS date,
                                format(%s, name) AS summary, invoice_user_id AS user_id, id AS res_id
                           FROM account_move
                          WHERE state = 'posted' AND move_type = %s AND partner_id IS NOT NULL"""
             queries.append(("posted", posted, [self.env._(POSTED[move_type]), move_type]))
-            # Paid on the day of the last reconciliation of its lines.
+            # Only days are known: noon of that day, never later than now. Paid on the day
+            # of the last reconciliation of its lines.
             paid = """SELECT m.partner_id, m.company_id, 'payment' AS kind, %s AS direction,
-                             COALESCE((SELECT MAX(apr.max_date) FROM account_move_line l
-                                         JOIN account_partial_reconcile apr
-                                           ON l.id IN (apr.debit_move_id, apr.credit_move_id)
-                                        WHERE l.move_id = m.id)::timestamp + interval '12 hours',
-                                      m.write_date) AS date,
+                             LEAST(COALESCE((SELECT MAX(apr.max_date) FROM account_move_line l
+                                               JOIN account_partial_reconcile apr
+                                                 ON l.id IN (apr.debit_move_id, apr.credit_move_id)
+                                              WHERE l.move_id = m.id)::timestamp + interval '12 hours',
+                                            m.write_date),
+                                   now() AT TIME ZONE 'UTC') AS date,
                              format(%s, m.name) AS summary, m.invoice_user_id AS user_id, m.id AS res_id
                         FROM account_move m
                        WHERE m.state = 'posted' AND m.move_type = %s AND m.partner_id IS NOT NULL

@@ -357,3 +357,19 @@ class TestTimelineAccess(TimelineCase):
             if i["source"]["name"] == their_invoice.name
         )
         self.assertEqual(invoice_item["details"][0][0], "Amount")
+
+    def test_hidden_documents_do_not_shorten_pages(self):
+        theirs = [self.order(user=self.colleague) for _n in range(6)]
+        for order in theirs:
+            order.action_confirm()  # newer than the messages below, and not his to read
+        self.ingest.ingest(
+            [
+                self.event(partner_id=self.customer.id, external_id=f"hid-{n}", date=f"2026-01-0{n + 1}T10:00:00Z")
+                for n in range(5)
+            ]
+        )
+        page = self.customer.with_user(self.salesman).omnichannel_timeline(limit=5)
+        self.assertEqual(len(page["items"]), 5, "read on past the colleague's orders")
+        self.assertEqual({i["kind_group"] for i in page["items"]}, {"messages"})
+        self.assertFalse(page["next_cursor"])
+        self.assertEqual(len(self.customer.with_user(self.accountant).omnichannel_timeline(limit=5)["items"]), 5)

@@ -192,10 +192,10 @@ def build(odoo, args):
                 """
                 INSERT INTO res_partner
                        (id, name, complete_name, ref, type, lang, tz, active, is_company, employee,
-                        partner_share, commercial_partner_id, country_id, phone, mobile,
+                        partner_share, commercial_partner_id, country_id, autopost_bills, phone, mobile,
                         create_uid, write_uid, create_date, write_date)
                 SELECT id, name, name, ref, 'contact', 'en_US', 'Europe/Madrid', TRUE, FALSE, FALSE,
-                       TRUE, id, %(spain)s,
+                       TRUE, id, %(spain)s, 'ask',
                        CASE i %% 5 WHEN 0 THEN '+34' || d
                                    WHEN 1 THEN '+34 ' || grp
                                    WHEN 2 THEN grp
