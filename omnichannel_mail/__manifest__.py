@@ -7,7 +7,7 @@
     "author": "Omnichannel CRM contributors",
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base", "mail"],
-    "data": [],
+    "data": ["views/omnichannel_channel_views.xml"],
     "demo": ["demo/omnichannel_mail_demo.xml"],
     "installable": True,
 }

@@ -1,10 +1,35 @@
+from ast import literal_eval
+
 from odoo import fields, models
 
 
 class OmnichannelChannel(models.Model):
-    _inherit = "omnichannel.channel"
+    """An email channel is a mail alias (e.g. soporte@) and, optionally, IMAP mailboxes
+    fetched by Odoo: mail to either opens or continues conversations.
+
+    Its chatter keeps the automatic mail (out-of-office replies, mailing lists) that
+    reached it without belonging to any conversation: kept, never answered.
+    """
+
+    _name = "omnichannel.channel"
+    _inherit = ["omnichannel.channel", "mail.alias.mixin.optional"]
 
     channel_type = fields.Selection(
         selection_add=[("email", "Email")],
         ondelete={"email": "set default"},
     )
+    alias_contact = fields.Selection(related="alias_id.alias_contact", readonly=False)
+    fetchmail_server_ids = fields.One2many(
+        "fetchmail.server",
+        "omnichannel_channel_id",
+        string="Mailboxes",
+        help="IMAP or POP mailboxes whose mail feeds this channel.",
+    )
+
+    def _alias_get_creation_values(self):
+        values = super()._alias_get_creation_values()
+        values["alias_model_id"] = self.env["ir.model"]._get_id("omnichannel.conversation")
+        if self.id:
+            values["alias_defaults"] = defaults = literal_eval(self.alias_defaults or "{}")
+            defaults["channel_id"] = self.id
+        return values

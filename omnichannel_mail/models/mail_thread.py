@@ -1,0 +1,75 @@
+import logging
+
+from odoo import api, models
+
+from ..tools import automatic_reason
+
+_logger = logging.getLogger(__name__)
+
+CONVERSATION = "omnichannel.conversation"
+
+
+class MailThread(models.AbstractModel):
+    _inherit = "mail.thread"
+
+    @api.model
+    def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
+        # Odoo threads on References, and on In-Reply-To only when References is missing:
+        # a client that keeps other References but answers our mail must thread as well.
+        in_reply_to = (message_dict.get("in_reply_to") or "").strip()
+        references = message_dict.get("references") or ""
+        if in_reply_to and in_reply_to not in references:
+            message_dict["references"] = f"{references} {in_reply_to}".strip()
+        return super().message_route(
+            message, message_dict, model=model, thread_id=thread_id, custom_values=custom_values
+        )
+
+    def _message_route_process(self, message, message_dict, routes):
+        """Route mail to conversations as a customer would expect.
+
+        - Machine-written mail (auto-replies, vacation notices, mailing lists) never
+          opens or reopens a conversation: it is kept in the conversation it answers,
+          or in its channel's chatter, and gets no answer.
+        - A reply to a resolved conversation follows the channel's policy: it reopens
+          that conversation, or starts a new one.
+        """
+        reason = automatic_reason(message)
+        if reason:
+            _logger.info("omnichannel: %s is automatic mail (%s)", message_dict.get("message_id"), reason)
+        routes = [self._omni_mail_route(route, bool(reason)) for route in routes or ()]
+        return super(MailThread, self.with_context(omnichannel_automatic_mail=bool(reason)))._message_route_process(
+            message, message_dict, routes
+        )
+
+    @api.model
+    def _omni_mail_route(self, route, automatic):
+        model, thread_id, custom_values, user_id, alias = route
+        if model != CONVERSATION:
+            return route
+        Conversation = self.env[CONVERSATION].sudo()
+        if thread_id:
+            conversation = Conversation.browse(thread_id)
+            if conversation.state == "resolved" and not automatic:
+                values = {"channel_id": conversation.channel_id.id, "thread_key": conversation.thread_key}
+                return (model, False, values, user_id, alias)
+            return route
+        if automatic:
+            channel = Conversation.with_context(self.env.context)._omni_mail_channel(
+                (custom_values or {}).get("channel_id")
+            )
+            return ("omnichannel.channel", channel.id, {}, user_id, alias)
+        return route
+
+    def _message_post_after_hook(self, message, msg_vals):
+        """A customer's mail answering any Odoo document (a quotation, an invoice) stays on
+        that document, as Odoo does, and shows on the customer's timeline, linked to it."""
+        result = super()._message_post_after_hook(message, msg_vals)
+        if (
+            self.env.context.get("from_alias")
+            and message.message_type == "email"
+            and message.author_id
+            and self._name not in (CONVERSATION, "omnichannel.channel")
+            and not self.env.context.get("omnichannel_automatic_mail")
+        ):
+            self.env["omnichannel.interaction"]._record_document_mail(self, message)
+        return result

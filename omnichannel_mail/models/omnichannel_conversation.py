@@ -1,0 +1,112 @@
+import logging
+
+from odoo import api, models, tools
+from odoo.exceptions import ValidationError
+
+_logger = logging.getLogger(__name__)
+
+
+class OmnichannelConversation(models.Model):
+    _inherit = "omnichannel.conversation"
+
+    # ------------------------------------------------------------ mail gateway
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        """A mail to the channel's alias or mailbox that answers nothing we know.
+
+        It goes through the ingest service like any channel's event (the sender is found
+        by email identity, or becomes a contact); the gateway then posts the mail itself,
+        with its attachments, on the conversation returned.
+        """
+        values = custom_values or {}
+        channel = self._omni_mail_channel(values.get("channel_id"))
+        thread_key = values.get("thread_key") or msg_dict.get("message_id")
+        return self._omni_ingest_mail(msg_dict, channel, thread_key=thread_key).conversation_id
+
+    def message_update(self, msg_dict, update_vals=None):
+        """A reply in one of our threads. Machine-written mail is kept in the chatter but
+        changes nothing: no reopening, no new first message, no answer."""
+        if not self.env.context.get("omnichannel_automatic_mail"):
+            self._omni_ingest_mail(msg_dict, self.channel_id, conversation=self, thread_key=self.thread_key)
+        return super().message_update(msg_dict, update_vals=update_vals)
+
+    @api.model
+    def _omni_mail_channel(self, channel_id=None):
+        """The email channel of a mail: the alias's, or the fetched mailbox's."""
+        channel = self.env["omnichannel.channel"].sudo().browse(channel_id or [])
+        server_id = self.env.context.get("default_fetchmail_server_id")
+        if not channel and server_id:
+            channel = self.env["fetchmail.server"].sudo().browse(server_id).omnichannel_channel_id
+        if not channel:
+            raise ValidationError(
+                self.env._("This mail reached no email channel: link its alias or mailbox to an Omnichannel channel.")
+            )
+        return channel
+
+    def _omni_ingest_mail(self, msg_dict, channel, conversation=None, thread_key=None):
+        name, email = tools.parse_contact_from_email(msg_dict.get("email_from") or "")
+        event = {
+            "channel_id": channel.id,
+            "kind": "email",
+            "direction": "inbound",
+            "external_id": msg_dict.get("message_id"),
+            "date": msg_dict.get("date"),
+            "sender": {"email": email, "name": name or None},
+            "summary": msg_dict.get("subject") or None,
+            "thread_key": thread_key,
+        }
+        if conversation:
+            event["conversation_id"] = conversation.id
+        interaction = self.env["omnichannel.ingest"].sudo().with_context(omnichannel_ingesting=True).ingest(event)
+        msg_dict["author_id"] = interaction.partner_id.id  # our identity of the sender is the author
+        return interaction
+
+    def _message_post_after_hook(self, message, msg_vals):
+        result = super()._message_post_after_hook(message, msg_vals)
+        if self.env.context.get("from_alias") and message.message_type == "email" and message.message_id:
+            # The gateway posted the mail that ingest recorded: link the timeline row to it.
+            self.env.cr.execute(
+                """UPDATE omnichannel_interaction SET message_id = %s
+                    WHERE channel_id = %s AND external_id = %s AND message_id IS NULL""",
+                [message.id, self.channel_id.id, message.message_id],
+            )
+            self.env["omnichannel.interaction"].invalidate_model(["message_id"])
+        return result
+
+    # ------------------------------------------------------------ outgoing mail
+    def _notify_get_reply_to(self, default=None):
+        """Customers answer the channel's address (soporte@), not the catchall."""
+        result = {}
+        by_channel = self.sudo().grouped("channel_id")
+        for channel, conversations in by_channel.items():
+            if channel.channel_type == "email" and channel.alias_email:
+                reply_to = channel._notify_get_reply_to(default=default)[channel.id]
+                result.update(dict.fromkeys(conversations.ids, reply_to))
+        others = self.filtered(lambda c: c.id not in result)
+        if others:
+            result.update(super(OmnichannelConversation, others)._notify_get_reply_to(default=default))
+        return result
+
+    def _notify_by_email_get_headers(self, headers=None):
+        """Answer the customer's last mail explicitly: In-Reply-To is what many clients
+        thread on, and Odoo only sets References."""
+        headers = super()._notify_by_email_get_headers(headers=headers)
+        if self and self.channel_id.channel_type == "email" and "In-Reply-To" not in headers:
+            last_inbound = (
+                self.env["mail.message"]
+                .sudo()
+                .search(
+                    [
+                        ("model", "=", self._name),
+                        ("res_id", "=", self.id),
+                        ("message_type", "=", "email"),
+                        ("author_id", "=", self.partner_id.id),
+                        ("message_id", "!=", False),
+                    ],
+                    order="date desc, id desc",
+                    limit=1,
+                )
+            )
+            if last_inbound:
+                headers["In-Reply-To"] = last_inbound.message_id
+        return headers

@@ -1,0 +1,98 @@
+from odoo.tests import tagged
+
+from .common import MailChannelCase
+
+
+@tagged("post_install", "-at_install")
+class TestMailGateway(MailChannelCase):
+    def test_new_mail_opens_a_conversation_through_ingest(self):
+        conversation = self.process(self.mail())
+        self.assertEqual(conversation.channel_id, self.channel)
+        customer = conversation.partner_id
+        self.assertEqual((customer.name, customer.email), ("Lucía Fernández", "lucia.fernandez@gmail.com"))
+        self.assertEqual(customer.omni_source_channel_id, self.channel)
+        message = conversation.message_ids.filtered(lambda m: m.message_type == "email")
+        self.assertEqual(message.author_id, customer)
+        self.assertIn("talla 38", message.body)
+        interaction = conversation.interaction_ids
+        self.assertEqual((interaction.kind, interaction.direction), ("email", "inbound"))
+        self.assertEqual(interaction.message_id, message, "the timeline row links to the mail")
+        self.assertEqual(interaction.summary, "Consulta sobre un pedido")
+        self.assertEqual(conversation.state, "new")
+
+    def test_known_sender_whatever_the_case(self):
+        known = self.env["res.partner"].create({"name": "José García", "email": "jose.garcia@outlook.es"})
+        conversation = self.process(self.mail(sender='"GARCIA, Jose" <JOSE.GARCIA@Outlook.ES>'))
+        self.assertEqual(conversation.partner_id, known)
+
+    def test_reply_threads_and_reopens_per_channel_policy(self):
+        conversation = self.process(self.mail())
+        agent_message = self.reply_as_agent(conversation)
+        self.assertEqual(conversation.state, "open")
+        self.assertTrue(conversation.first_response_date)
+        # the customer's client rewrites the subject and drops References
+        reply = self.mail(body="Perfecto, gracias", Subject="RV: pedido", In_Reply_To=agent_message.message_id)
+        self.assertEqual(self.process(reply), conversation)
+        self.assertEqual(len(conversation.interaction_ids.filtered(lambda i: i.direction == "inbound")), 2)
+        conversation.action_resolve()
+        again = self.mail(body="Una cosa más", In_Reply_To=agent_message.message_id, References="<other@x> <y@z>")
+        self.assertEqual(self.process(again), conversation, "reopen policy: the same conversation")
+        self.assertEqual(conversation.state, "open")
+        conversation.action_resolve()
+        self.channel.reopen_policy = "new"
+        third = self.process(self.mail(body="Y otra", In_Reply_To=agent_message.message_id))
+        self.assertNotEqual(third, conversation)
+        self.assertEqual((third.state, third.partner_id), ("new", conversation.partner_id))
+        self.assertEqual(conversation.state, "resolved")
+
+    def test_agent_reply_goes_out_by_mail_threaded(self):
+        conversation = self.process(self.mail(Message_ID="<first@mail.gmail.com>"))
+        message = self.reply_as_agent(conversation)
+        outgoing = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
+        self.assertEqual(outgoing.recipient_ids, conversation.partner_id)
+        self.assertIn("soporte@tienda.example.com", outgoing.reply_to)
+        self.assertIn("<first@mail.gmail.com>", outgoing.headers)
+        self.assertIn("In-Reply-To", outgoing.headers)
+        outbound = conversation.interaction_ids.filtered(lambda i: i.direction == "outbound")
+        self.assertEqual(outbound.external_id, message.message_id)
+
+    def test_automatic_mail_never_reopens_or_opens(self):
+        conversation = self.process(self.mail())
+        agent_message = self.reply_as_agent(conversation)
+        conversation.action_resolve()
+        ooo = self.mail(
+            body="Estoy fuera de la oficina hasta el lunes.",
+            Subject="Respuesta automática: Consulta",
+            In_Reply_To=agent_message.message_id,
+            Auto_Submitted="auto-replied",
+        )
+        self.assertEqual(self.process(ooo), conversation)
+        self.assertEqual(conversation.state, "resolved", "an out-of-office reply reopens nothing")
+        self.assertIn("fuera de la oficina", conversation.message_ids[0].body, "and it is kept")
+        self.assertEqual(len(conversation.interaction_ids.filtered(lambda i: i.direction == "inbound")), 1)
+        before = self.env["omnichannel.conversation"].search_count([])
+        newsletter = self.mail(body="Novedades de noviembre", List_Id="<news.proveedor.example>")
+        self.env["mail.thread"].message_process(False, newsletter)
+        self.assertEqual(self.env["omnichannel.conversation"].search_count([]), before, "no conversation opened")
+        self.assertIn("Novedades de noviembre", self.channel.message_ids[0].body, "kept on the channel")
+        self.assertFalse(self.env["mail.mail"].search([("mail_message_id", "in", self.channel.message_ids.ids)]))
+
+    def test_reply_to_a_quotation_stays_on_it_and_reaches_the_timeline(self):
+        customer = self.env["res.partner"].create({"name": "Emma Thompson", "email": "emma@icloud.com"})
+        product = self.env["product.product"].create({"name": "Boots", "list_price": 80})
+        order = self.env["sale.order"].create(
+            {"partner_id": customer.id, "order_line": [(0, 0, {"product_id": product.id})]}
+        )
+        sent = order.message_post(body="Your quotation", message_type="comment", subtype_xmlid="mail.mt_comment")
+        reply = self.mail(
+            sender="Emma Thompson <emma@icloud.com>",
+            body="Could you add a second pair?",
+            In_Reply_To=sent.message_id,
+            Subject="Re: Quotation",
+        )
+        reply = reply.replace(b"soporte@tienda.example.com", b"catchall@tienda.example.com")
+        self.env["mail.thread"].message_process(False, reply)
+        self.assertIn("second pair", order.message_ids[0].body)
+        item = customer.omnichannel_timeline()["items"][0]
+        self.assertEqual(item["source"], {"model": "sale.order", "id": order.id, "name": order.name})
+        self.assertEqual((item["kind"], item["direction"]), ("email", "inbound"))
