@@ -17,6 +17,7 @@ in ``.local/pg`` and listens on a Unix socket in ``.local/run`` only.
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import pwd
 import secrets
@@ -366,6 +367,19 @@ def ensure_browser():
     )
 
 
+# ------------------------------------------------------------------ IMAP server
+def ensure_dovecot():
+    """The email tests run a private Dovecot; omnichannel_mail/tests/imap_server.py installs it when missing."""
+    path = ROOT / "omnichannel_mail" / "tests" / "imap_server.py"
+    spec = importlib.util.spec_from_file_location("omnichannel_imap_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.ensure_dovecot()
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        die(str(exc))
+
+
 # --------------------------------------------------------------------- commands
 def setup(db, rebuild=False):
     ensure_interpreter()
@@ -403,6 +417,7 @@ def cmd_run(args):
 def cmd_test(args):
     ensure_interpreter()
     ensure_browser()
+    ensure_dovecot()
     conf = setup(TEST_DB, args.rebuild)
     paths = [str(ROOT / a) for a in ADDONS] + [str(ROOT / "tests")]
     cmd = [
