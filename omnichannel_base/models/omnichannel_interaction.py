@@ -105,6 +105,12 @@ class OmnichannelInteraction(models.Model):
     res_model = fields.Char(string="Source Model", readonly=True)
     res_id = fields.Many2oneReference(string="Source Record", model_field="res_model", readonly=True)
     external_id = fields.Char(string="External ID", readonly=True, help="The provider's id for this event.")
+    delivery_state = fields.Selection(
+        [("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read"), ("failed", "Failed")],
+        readonly=True,
+        help="Of outbound messages, as far as the channel reports it.",
+    )
+    delivery_error = fields.Char(readonly=True, help="Why the channel could not deliver the message.")
 
     def init(self):
         cr = self.env.cr

@@ -241,6 +241,8 @@ class ResPartner(models.Model):
                 conversation = interaction.conversation_id
                 source = {"model": conversation._name, "id": conversation.id, "name": conversation.display_name}
                 item_details = [(self.env._("Conversation"), conversation_states[conversation.id])]
+                if interaction.delivery_state == "failed":
+                    item_details.append((self.env._("Not delivered"), interaction.delivery_error or ""))
             else:
                 source, item_details = False, []
             author = interaction.user_id if interaction.direction != "inbound" else interaction.partner_id

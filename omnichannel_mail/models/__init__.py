@@ -4,3 +4,4 @@ from . import omnichannel_provider_email
 from . import omnichannel_conversation
 from . import mail_thread
 from . import omnichannel_interaction
+from . import mail_notification

@@ -2,7 +2,7 @@ import logging
 
 from odoo import api, models
 
-from ..tools import automatic_reason
+from ..tools import automatic_reason, delivery_report
 
 _logger = logging.getLogger(__name__)
 
@@ -16,12 +16,36 @@ class MailThread(models.AbstractModel):
     def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
         # Odoo threads on References, and on In-Reply-To only when References is missing:
         # a client that keeps other References but answers our mail must thread as well.
+        report = delivery_report(message)
+        if report and report["type"] == "delivery-status" and report["actions"] and "failed" not in report["actions"]:
+            # "Delayed", "delivered", "relayed": news about a mail still on its way, nothing to do.
+            _logger.info("omnichannel: delivery report %s: %s", message_dict.get("message_id"), report["actions"])
+            return []
         in_reply_to = (message_dict.get("in_reply_to") or "").strip()
         references = message_dict.get("references") or ""
         if in_reply_to and in_reply_to not in references:
             message_dict["references"] = f"{references} {in_reply_to}".strip()
         return super().message_route(
             message, message_dict, model=model, thread_id=thread_id, custom_values=custom_values
+        )
+
+    @api.model
+    def _detect_is_bounce(self, message, message_dict):
+        # Odoo takes any report for a bounce: read receipts and "delivery delayed" notices
+        # would mark a message that was, or will be, delivered as failed.
+        report = delivery_report(message)
+        if report is not None and (
+            report["type"] != "delivery-status" or (report["actions"] and "failed" not in report["actions"])
+        ):
+            return False
+        return super()._detect_is_bounce(message, message_dict)
+
+    @api.model
+    def _routing_handle_bounce(self, email_message, message_dict):
+        report = delivery_report(email_message) or {}
+        reason = " ".join(filter(None, [report.get("status"), report.get("diagnostic")]))
+        return super(MailThread, self.with_context(omnichannel_bounce_reason=reason))._routing_handle_bounce(
+            email_message, message_dict
         )
 
     def _message_route_process(self, message, message_dict, routes):

@@ -4,6 +4,8 @@ from datetime import datetime, timezone
 
 from odoo.tests import TransactionCase
 
+from .smtp_server import LocalSmtpServer
+
 DOMAIN = "tienda.example.com"
 
 
@@ -26,6 +28,12 @@ class MailChannelCase(TransactionCase):
                 "email": "ana@tienda.example.com",
                 "groups_id": [(6, 0, [cls.env.ref("omnichannel_base.group_omnichannel_user").id])],
             }
+        )
+        # Outgoing mail really goes out, over SMTP, to a server on 127.0.0.1.
+        cls.smtp = LocalSmtpServer().__enter__()
+        cls.addClassCleanup(cls.smtp.__exit__, None, None, None)
+        cls.mail_server = cls.env["ir.mail_server"].create(
+            {"name": "Local SMTP", "smtp_host": cls.smtp.host, "smtp_port": cls.smtp.port, "sequence": 1}
         )
         cls.channel = cls.env["omnichannel.channel"].create(
             {"name": "Soporte", "channel_type": "email", "alias_name": "soporte", "alias_domain_id": alias_domain.id}
@@ -52,3 +60,52 @@ class MailChannelCase(TransactionCase):
         return conversation.with_user(self.agent).message_post(
             body=body, message_type="comment", subtype_xmlid="mail.mt_comment"
         )
+
+
+def delivery_status_notification(original_message_id, recipient, action="failed", status="5.1.1"):
+    """A Postfix-style RFC 3464 report about our mail ``original_message_id`` to ``recipient``."""
+    human = (
+        "This is the mail system at host mx.tienda.example.com.\n\n"
+        "I'm sorry to have to inform you that your message could not\n"
+        "be delivered to one or more recipients.\n\n"
+        f"<{recipient}>: host gmail-smtp-in.l.google.com said: 550 {status} The email account\n"
+        "    that you tried to reach does not exist.\n"
+    )
+    diagnostic = f"smtp; 550-{status} The email account that you tried to reach does not exist."
+    dsn = (
+        "Reporting-MTA: dns; mx.tienda.example.com\n"
+        "X-Postfix-Queue-ID: 4XyZ1q2kLmz9sWK\n"
+        "Arrival-Date: Fri, 20 Nov 2026 10:31:02 +0100 (CET)\n"
+        "\n"
+        f"Final-Recipient: rfc822; {recipient}\n"
+        f"Original-Recipient: rfc822;{recipient}\n"
+        f"Action: {action}\n"
+        f"Status: {status}\n"
+        "Remote-MTA: dns; gmail-smtp-in.l.google.com\n"
+        f"Diagnostic-Code: {diagnostic}\n"
+    )
+    headers = (
+        "Return-Path: <bounce@tienda.example.com>\n"
+        f"Message-Id: {original_message_id}\n"
+        "From: Soporte <soporte@tienda.example.com>\n"
+        f"To: {recipient}\n"
+        "Subject: Re: Consulta sobre un pedido\n"
+    )
+    boundary = "4XyZ1q2kLmz9sWK.1732095062/mx.tienda.example.com"
+    return (
+        "Return-Path: <>\n"
+        "Received: by mx.tienda.example.com (Postfix) id 4XyZ1q2kLmz9sWK; Fri, 20 Nov 2026 10:31:03 +0100 (CET)\n"
+        "Date: Fri, 20 Nov 2026 10:31:03 +0100 (CET)\n"
+        "From: MAILER-DAEMON@mx.tienda.example.com (Mail Delivery System)\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        f"To: bounce@{DOMAIN}\n"
+        "Auto-Submitted: auto-replied\n"
+        "MIME-Version: 1.0\n"
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\n'
+        "Message-Id: <20261120093103.4XyZ1q2kLmz9sWK@mx.tienda.example.com>\n"
+        "\n"
+        f"--{boundary}\nContent-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n{human}\n"
+        f"--{boundary}\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\n{dsn}\n"
+        f"--{boundary}\nContent-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n"
+        f"{headers}\n--{boundary}--\n"
+    ).encode()

@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from .common import MailChannelCase
+from .common import MailChannelCase, delivery_status_notification
 
 
 @tagged("post_install", "-at_install")
@@ -48,11 +48,13 @@ class TestMailGateway(MailChannelCase):
     def test_agent_reply_goes_out_by_mail_threaded(self):
         conversation = self.process(self.mail(Message_ID="<first@mail.gmail.com>"))
         message = self.reply_as_agent(conversation)
-        outgoing = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
-        self.assertEqual(outgoing.recipient_ids, conversation.partner_id)
-        self.assertIn("soporte@tienda.example.com", outgoing.reply_to)
-        self.assertIn("<first@mail.gmail.com>", outgoing.headers)
-        self.assertIn("In-Reply-To", outgoing.headers)
+        received = [m for m in self.smtp.messages if m["to"] == ["lucia.fernandez@gmail.com"]]
+        self.assertEqual(len(received), 1, "the customer's copy went out through the mail server")
+        sent = received[0]["message"]
+        self.assertEqual(sent["Message-Id"], message.message_id)
+        self.assertEqual(sent["In-Reply-To"], "<first@mail.gmail.com>", "threaded on the customer's mail")
+        self.assertIn("soporte@tienda.example.com", sent["Reply-To"])
+        self.assertIn("la tenemos", sent.get_body(("html", "plain")).get_content())
         outbound = conversation.interaction_ids.filtered(lambda i: i.direction == "outbound")
         self.assertEqual(outbound.external_id, message.message_id)
 
@@ -96,3 +98,57 @@ class TestMailGateway(MailChannelCase):
         item = customer.omnichannel_timeline()["items"][0]
         self.assertEqual(item["source"], {"model": "sale.order", "id": order.id, "name": order.name})
         self.assertEqual((item["kind"], item["direction"]), ("email", "inbound"))
+
+
+@tagged("post_install", "-at_install")
+class TestDeliveryReports(MailChannelCase):
+    def setUp(self):
+        super().setUp()
+        self.conversation = self.process(self.mail())
+        self.sent = self.reply_as_agent(self.conversation)
+        self.outbound = self.conversation.interaction_ids.filtered(lambda i: i.direction == "outbound")
+        self.assertEqual(self.outbound.delivery_state, "sent", "accepted by the mail server")
+
+    def test_bounce_marks_the_reply_failed_for_the_agent(self):
+        report = delivery_status_notification(self.sent.message_id, "lucia.fernandez@gmail.com")
+        self.env["mail.thread"].message_process(False, report)
+        notification = self.sent.notification_ids.filtered(lambda n: n.res_partner_id == self.conversation.partner_id)
+        self.assertEqual(notification.notification_status, "bounce", "Odoo's envelope turns red in the chatter")
+        self.assertEqual(self.outbound.delivery_state, "failed")
+        self.assertIn("5.1.1", self.outbound.delivery_error)
+        item = self.conversation.partner_id.omnichannel_timeline()["items"][0]
+        self.assertEqual(item["details"][-1][0], "Not delivered")
+        self.assertNotEqual(self.conversation.state, "resolved")
+        self.assertEqual(len(self.conversation.interaction_ids), 2, "a bounce is no customer message")
+
+    def test_delayed_report_and_read_receipt_are_not_bounces(self):
+        delayed = delivery_status_notification(self.sent.message_id, "lucia.fernandez@gmail.com", "delayed", "4.4.1")
+        self.env["mail.thread"].message_process(False, delayed)
+        self.assertEqual(self.outbound.delivery_state, "sent", "a delay is no failure")
+        receipt = (
+            "From: Lucía Fernández <lucia.fernandez@gmail.com>\n"
+            f"To: soporte@tienda.example.com\nSubject: Leído: Re: Consulta\nIn-Reply-To: {self.sent.message_id}\n"
+            "Message-ID: <mdn-1@mail.gmail.com>\nMIME-Version: 1.0\n"
+            'Content-Type: multipart/report; report-type=disposition-notification; boundary="mdn"\n\n'
+            "--mdn\nContent-Type: text/plain; charset=utf-8\n\nSu mensaje ha sido leído.\n"
+            "--mdn\nContent-Type: message/disposition-notification\n\n"
+            "Reporting-UA: mail.gmail.com\nFinal-Recipient: rfc822; lucia.fernandez@gmail.com\n"
+            f"Original-Message-ID: {self.sent.message_id}\n"
+            "Disposition: manual-action/MDN-sent-manually; displayed\n--mdn--\n"
+        )
+        self.env["mail.thread"].message_process(False, receipt.encode())
+        self.assertEqual(self.outbound.delivery_state, "sent")
+        notification = self.sent.notification_ids.filtered(lambda n: n.res_partner_id == self.conversation.partner_id)
+        self.assertNotEqual(notification.notification_status, "bounce")
+        self.assertEqual(len(self.conversation.interaction_ids), 2, "reports are automatic mail: no customer message")
+
+
+@tagged("post_install", "-at_install")
+class TestSendFailure(MailChannelCase):
+    def test_refused_recipient_is_visible_on_the_timeline(self):
+        conversation = self.process(self.mail(sender="Pablo <pablo@rejected.example.com>"))
+        self.reply_as_agent(conversation)
+        outbound = conversation.interaction_ids.filtered(lambda i: i.direction == "outbound")
+        self.assertEqual(outbound.delivery_state, "failed")
+        self.assertTrue(outbound.delivery_error)
+        self.assertFalse(self.smtp.messages, "nothing was accepted")

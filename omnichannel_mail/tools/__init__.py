@@ -1,1 +1,1 @@
-from .automatic import automatic_reason
+from .automatic import automatic_reason, delivery_report

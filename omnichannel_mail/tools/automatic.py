@@ -23,4 +23,30 @@ def automatic_reason(message):
     for header in LIST_HEADERS:
         if message.get(header):
             return f"{header} (mailing list)"
+    if message.get_content_type() == "multipart/report":
+        return f"report ({message.get_param('report-type') or 'unknown type'})"
     return None
+
+
+def delivery_report(message):
+    """The report a ``multipart/report`` mail carries, or ``None`` for any other mail.
+
+    ``{"type": "delivery-status" | "disposition-notification" | ..., "actions": {...},
+    "status": "5.1.1", "diagnostic": "smtp; 550 ..."}``: RFC 3464 delivery status
+    notifications say per recipient whether delivery ``failed`` or was only ``delayed``;
+    RFC 8098 read receipts are reports too, and neither of them is a bounce.
+    """
+    if message.get_content_type() != "multipart/report":
+        return None
+    report_type = (message.get_param("report-type") or "").lower()
+    report = {"type": report_type, "actions": set(), "status": "", "diagnostic": ""}
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:
+            if block.get("Action"):
+                report["actions"].add(block.get("Action").strip().lower())
+            report["status"] = report["status"] or (block.get("Status") or "").strip()
+            report["diagnostic"] = report["diagnostic"] or " ".join((block.get("Diagnostic-Code") or "").split())
+    return report
