@@ -1,2 +1,3 @@
 from . import test_channel
 from . import test_mail_gateway
+from . import test_fetchmail_imap

@@ -9,6 +9,25 @@ from .smtp_server import LocalSmtpServer
 DOMAIN = "tienda.example.com"
 
 
+def build_mail(
+    body="Hola, ¿tenéis la talla 38?",
+    sender="Lucía Fernández <lucia.fernandez@gmail.com>",
+    to=f"soporte@{DOMAIN}",
+    **headers,
+):
+    """A plain text mail, as bytes; ``headers`` as In_Reply_To=..., Auto_Submitted=..."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = headers.pop("Subject", "Consulta sobre un pedido")
+    message["Date"] = format_datetime(datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc))
+    message["Message-ID"] = headers.pop("Message_ID", make_msgid(domain="mail.gmail.com"))
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message.as_bytes()
+
+
 class MailChannelCase(TransactionCase):
     """An email channel soporte@tienda.example.com, fed through Odoo's own mail gateway."""
 
@@ -39,18 +58,8 @@ class MailChannelCase(TransactionCase):
             {"name": "Soporte", "channel_type": "email", "alias_name": "soporte", "alias_domain_id": alias_domain.id}
         )
 
-    def mail(self, body="Hola, ¿tenéis la talla 38?", sender="Lucía Fernández <lucia.fernandez@gmail.com>", **headers):
-        """A plain text mail to the channel, as bytes; ``headers`` as In_Reply_To=..., Auto_Submitted=..."""
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = f"soporte@{DOMAIN}"
-        message["Subject"] = headers.pop("Subject", "Consulta sobre un pedido")
-        message["Date"] = format_datetime(datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc))
-        message["Message-ID"] = headers.pop("Message_ID", make_msgid(domain="mail.gmail.com"))
-        for name, value in headers.items():
-            message[name.replace("_", "-")] = value
-        message.set_content(body)
-        return message.as_bytes()
+    def mail(self, **kwargs):
+        return build_mail(**kwargs)
 
     def process(self, raw):
         thread_id = self.env["mail.thread"].message_process(False, raw)
