@@ -7,7 +7,10 @@
     "author": "Omnichannel CRM contributors",
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base", "mail"],
-    "data": ["views/omnichannel_channel_views.xml"],
+    "data": [
+        "data/mail_template_data.xml",
+        "views/omnichannel_channel_views.xml",
+    ],
     "demo": ["demo/omnichannel_mail_demo.xml"],
     "installable": True,
 }

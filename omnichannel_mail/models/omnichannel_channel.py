@@ -26,6 +26,14 @@ class OmnichannelChannel(models.Model):
         help="IMAP or POP mailboxes whose mail feeds this channel.",
     )
 
+    mail_ack_template_id = fields.Many2one(
+        "mail.template",
+        string="Acknowledgement",
+        domain=[("model", "=", "omnichannel.conversation")],
+        help="Sent once to the customer when their mail opens a new conversation. It is marked as an "
+        "automatic reply, so their auto-responders do not answer it.",
+    )
+
     def _alias_get_creation_values(self):
         values = super()._alias_get_creation_values()
         values["alias_model_id"] = self.env["ir.model"]._get_id("omnichannel.conversation")

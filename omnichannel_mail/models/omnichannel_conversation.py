@@ -1,6 +1,6 @@
 import logging
 
-from odoo import api, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 _logger = logging.getLogger(__name__)
@@ -8,6 +8,8 @@ _logger = logging.getLogger(__name__)
 
 class OmnichannelConversation(models.Model):
     _inherit = "omnichannel.conversation"
+
+    mail_ack_date = fields.Datetime(string="Acknowledged On", readonly=True, copy=False)
 
     # ------------------------------------------------------------ mail gateway
     @api.model
@@ -71,7 +73,23 @@ class OmnichannelConversation(models.Model):
                 [message.id, self.channel_id.id, message.message_id],
             )
             self.env["omnichannel.interaction"].invalidate_model(["message_id"])
+            self._omni_acknowledge()
         return result
+
+    def _omni_acknowledge(self):
+        """Send the channel's acknowledgement once, for the mail that opened the conversation."""
+        template = self.channel_id.mail_ack_template_id
+        if not template or self.mail_ack_date or self.env.context.get("omnichannel_automatic_mail"):
+            return
+        if len(self.interaction_ids.filtered(lambda i: i.direction == "inbound")) != 1:
+            return  # joined or reopened: the customer heard from us already
+        self.mail_ack_date = fields.Datetime.now()
+        self.with_context(omnichannel_ingesting=True, omnichannel_acknowledgement=True).message_post_with_source(
+            template,
+            message_type="auto_comment",
+            subtype_xmlid="mail.mt_comment",
+            author_id=(self.company_id or self.env.company).partner_id.id,
+        )
 
     # ------------------------------------------------------------ outgoing mail
     def _notify_get_reply_to(self, default=None):
@@ -91,6 +109,8 @@ class OmnichannelConversation(models.Model):
         """Answer the customer's last mail explicitly: In-Reply-To is what many clients
         thread on, and Odoo only sets References."""
         headers = super()._notify_by_email_get_headers(headers=headers)
+        if self.env.context.get("omnichannel_acknowledgement"):
+            headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: auto-responders must not answer it
         if self and self.channel_id.channel_type == "email" and "In-Reply-To" not in headers:
             last_inbound = (
                 self.env["mail.message"]

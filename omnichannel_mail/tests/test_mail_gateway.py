@@ -152,3 +152,21 @@ class TestSendFailure(MailChannelCase):
         self.assertEqual(outbound.delivery_state, "failed")
         self.assertTrue(outbound.delivery_error)
         self.assertFalse(self.smtp.messages, "nothing was accepted")
+
+
+@tagged("post_install", "-at_install")
+class TestAcknowledgement(MailChannelCase):
+    def test_sent_once_per_new_conversation_as_an_automatic_reply(self):
+        self.channel.mail_ack_template_id = self.env.ref("omnichannel_mail.mail_template_acknowledgement")
+        conversation = self.process(self.mail(Message_ID="<ack-1@mail.gmail.com>"))
+        acks = [m["message"] for m in self.smtp.messages if m["to"] == ["lucia.fernandez@gmail.com"]]
+        self.assertEqual(len(acks), 1)
+        self.assertEqual(acks[0]["Auto-Submitted"], "auto-replied")
+        self.assertEqual(acks[0]["In-Reply-To"], "<ack-1@mail.gmail.com>")
+        self.assertIn("We have received your message", acks[0]["Subject"])
+        self.assertTrue(conversation.mail_ack_date)
+        self.assertFalse(conversation.first_response_date, "an acknowledgement is no answer")
+        self.assertEqual(len(conversation.interaction_ids), 1, "nor a timeline event")
+        self.process(self.mail(body="Otra cosa", In_Reply_To="<ack-1@mail.gmail.com>"))
+        to_customer = [m for m in self.smtp.messages if m["to"] == ["lucia.fernandez@gmail.com"]]
+        self.assertEqual(len(to_customer), 1, "once per conversation")
