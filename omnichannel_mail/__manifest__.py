@@ -11,6 +11,9 @@
         "data/mail_template_data.xml",
         "views/omnichannel_channel_views.xml",
     ],
-    "demo": ["demo/omnichannel_mail_demo.xml"],
+    "demo": [
+        "demo/omnichannel_mail_demo.xml",
+        "demo/mail_canned_response_demo.xml",
+    ],
     "installable": True,
 }
