@@ -9,6 +9,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.mail import generate_tracking_message_id
 
+from ..tools.identifiers import email_spellings
 from .omnichannel_interaction import DIALOGUE_KINDS, DIRECTIONS, KINDS
 
 DEFAULT_MAX_BODY_CHARS = 65536
@@ -315,10 +316,11 @@ class OmnichannelIngest(models.AbstractModel):
         Partner = self.env["res.partner"].sudo().with_context(active_test=False)
         found = {}
         company_domain = [("company_id", "in", [False, company.id])]
-        emails = [value for kind, value in pairs if kind == "email"]
-        if emails:
-            for partner in Partner.search([("email_normalized", "in", emails)] + company_domain, order="id"):
-                found.setdefault(("email", partner.email_normalized), partner.id)
+        spelled = {spelling: value for kind, value in pairs if kind == "email" for spelling in email_spellings(value)}
+        if spelled:
+            domain = [("email_normalized", "in", list(spelled))] + company_domain
+            for partner in Partner.search(domain, order="id"):
+                found.setdefault(("email", spelled[partner.email_normalized]), partner.id)
         phones = [value for kind, value in pairs if kind == "phone"]
         if phones:
             for partner in Partner.search([("phone_sanitized", "in", phones)] + company_domain, order="id"):

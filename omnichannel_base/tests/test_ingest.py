@@ -232,3 +232,21 @@ class TestBadEvents(OmnichannelCase):
 
     def test_position_is_named(self):
         self.assertRejected(self.event(sender={"phone": "bad"}), "Event 2")
+
+
+@tagged("post_install", "-at_install")
+class TestInternationalisedEmail(OmnichannelCase):
+    def test_unicode_and_punycode_domains_are_one_customer(self):
+        # Stored behind the ORM's back (an import), so only the email field can find her.
+        zoe = self.env["res.partner"].create({"name": "Zoë Müller"})
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE res_partner SET email = %s, email_normalized = %s WHERE id = %s",
+            ["zoe@müller-bäckerei.de", "zoe@müller-bäckerei.de", zoe.id],
+        )
+        self.env["omnichannel.identity"].search([("partner_id", "=", zoe.id)]).unlink()
+        self.env.invalidate_all()
+        found = self.ingest.ingest(self.event(sender={"email": "Zoe@XN--MLLER-BCKEREI-HFB76A.DE"}))
+        self.assertEqual(found.partner_id, zoe)
+        again = self.ingest.ingest(self.event(sender={"email": "ZOË <zoe@Müller-Bäckerei.de>"}))
+        self.assertEqual(again.partner_id, zoe)

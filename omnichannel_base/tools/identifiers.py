@@ -53,3 +53,15 @@ def normalize_email(email):
     except UnicodeError as exc:
         raise ValueError(f"{email!r} has an invalid domain ({exc})") from None
     return f"{local}@{domain}".lower()
+
+
+def email_spellings(normalized):
+    """The forms Odoo may have stored a normalized email in: its domain in ASCII (IDNA)
+    and in Unicode, since Odoo's ``email_normalized`` keeps the domain as it was typed."""
+    local, domain = normalized.rsplit("@", 1)
+    spellings = {normalized}
+    try:
+        spellings.add(f"{local}@{domain.encode('ascii').decode('idna')}".lower())
+    except UnicodeError:
+        pass
+    return spellings
