@@ -15,5 +15,6 @@
         "demo/omnichannel_mail_demo.xml",
         "demo/mail_canned_response_demo.xml",
     ],
+    "assets": {"web.assets_tests": ["omnichannel_mail/static/tests/tours/**/*"]},
     "installable": True,
 }
