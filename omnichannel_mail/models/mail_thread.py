@@ -2,7 +2,7 @@ import logging
 
 from odoo import api, models
 
-from ..tools import automatic_reason, delivery_report
+from ..tools import automatic_reason, delivery_report, keep_undecodable_parts
 
 _logger = logging.getLogger(__name__)
 
@@ -28,6 +28,15 @@ class MailThread(models.AbstractModel):
         return super().message_route(
             message, message_dict, model=model, thread_id=thread_id, custom_values=custom_values
         )
+
+    @api.model
+    def _message_parse_extract_payload(self, message, message_dict, save_original=False):
+        # Odoo stops on a part in a charset Python does not know: keep such parts as
+        # attachments instead, so the mail and everything else in it still arrives.
+        kept = keep_undecodable_parts(message)
+        if kept:
+            _logger.info("omnichannel: %s: parts kept as attachments: %s", message_dict.get("message_id"), kept)
+        return super()._message_parse_extract_payload(message, message_dict, save_original=save_original)
 
     @api.model
     def _detect_is_bounce(self, message, message_dict):

@@ -1,1 +1,1 @@
-from .automatic import automatic_reason, delivery_report
+from .inbound import automatic_reason, delivery_report, keep_undecodable_parts
