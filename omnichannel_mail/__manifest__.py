@@ -6,7 +6,7 @@
     "license": "LGPL-3",
     "author": "Omnichannel CRM contributors",
     "website": "https://github.com/omnichannel-crm/omnichannel",
-    "depends": ["omnichannel_base", "mail"],
+    "depends": ["omnichannel_base", "mail", "crm"],
     "data": [
         "data/mail_template_data.xml",
         "views/omnichannel_channel_views.xml",

@@ -26,6 +26,14 @@ class OmnichannelChannel(models.Model):
         help="IMAP or POP mailboxes whose mail feeds this channel.",
     )
 
+    mail_unknown_sender = fields.Selection(
+        [("contact", "Become contacts"), ("lead", "Become contacts and leads")],
+        string="Unknown Senders",
+        default="contact",
+        required=True,
+        help="A sender nobody knows always becomes a contact, so the conversation has a customer; "
+        "with leads, a lead to qualify is created too, with the mail as its first note.",
+    )
     mail_ack_template_id = fields.Many2one(
         "mail.template",
         string="Acknowledgement",

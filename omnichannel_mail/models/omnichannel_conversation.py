@@ -10,6 +10,7 @@ class OmnichannelConversation(models.Model):
     _inherit = "omnichannel.conversation"
 
     mail_ack_date = fields.Datetime(string="Acknowledged On", readonly=True, copy=False)
+    lead_id = fields.Many2one("crm.lead", string="Lead", readonly=True, copy=False, index="btree_not_null")
 
     # ------------------------------------------------------------ mail gateway
     @api.model
@@ -23,7 +24,46 @@ class OmnichannelConversation(models.Model):
         values = custom_values or {}
         channel = self._omni_mail_channel(values.get("channel_id"))
         thread_key = values.get("thread_key") or msg_dict.get("message_id")
-        return self._omni_ingest_mail(msg_dict, channel, thread_key=thread_key).conversation_id
+        unknown = channel.mail_unknown_sender == "lead" and not self._omni_mail_sender_known(msg_dict, channel)
+        conversation = self._omni_ingest_mail(msg_dict, channel, thread_key=thread_key).conversation_id
+        if unknown:
+            conversation._omni_create_lead(msg_dict)
+        return conversation
+
+    @api.model
+    def _omni_mail_sender_known(self, msg_dict, channel):
+        """Whether the sender of ``msg_dict`` is already a contact (by identity or email field)."""
+        _name, email = tools.parse_contact_from_email(msg_dict.get("email_from") or "")
+        Identity = self.env["omnichannel.identity"].sudo()
+        try:
+            pair = ("email", Identity._normalize("email", email))
+        except ValueError:
+            return False  # ingest says why
+        company = channel.company_id or self.env.company
+        return bool(
+            Identity._lookup({pair}, company) or self.env["omnichannel.ingest"]._match_partner_fields({pair}, company)
+        )
+
+    def _omni_create_lead(self, msg_dict):
+        """A lead for the unknown sender of this conversation's first mail."""
+        name, email = tools.parse_contact_from_email(msg_dict.get("email_from") or "")
+        self.lead_id = (
+            self.env["crm.lead"]
+            .sudo()
+            .create(
+                {
+                    "name": msg_dict.get("subject") or self.env._("Email from %s", name or email),
+                    "type": "lead",
+                    "partner_id": self.partner_id.id,
+                    "contact_name": name or False,
+                    "email_from": email,
+                    "description": msg_dict.get("body"),
+                    "medium_id": self.env.ref("utm.utm_medium_email").id,
+                    "company_id": self.company_id.id,
+                    "user_id": False,
+                }
+            )
+        )
 
     def message_update(self, msg_dict, update_vals=None):
         """A reply in one of our threads. Machine-written mail is kept in the chatter but

@@ -170,3 +170,22 @@ class TestAcknowledgement(MailChannelCase):
         self.process(self.mail(body="Otra cosa", In_Reply_To="<ack-1@mail.gmail.com>"))
         to_customer = [m for m in self.smtp.messages if m["to"] == ["lucia.fernandez@gmail.com"]]
         self.assertEqual(len(to_customer), 1, "once per conversation")
+
+
+@tagged("post_install", "-at_install")
+class TestUnknownSendersAsLeads(MailChannelCase):
+    def test_lead_for_unknown_senders_only(self):
+        self.channel.mail_unknown_sender = "lead"
+        self.env["res.partner"].create({"name": "Cliente Conocido", "email": "conocido@example.es"})
+        stranger = self.process(self.mail(sender="Marta Vidal <marta@nuevaempresa.example>", Subject="Presupuesto"))
+        lead = stranger.lead_id
+        self.assertEqual((lead.type, lead.name, lead.email_from), ("lead", "Presupuesto", "marta@nuevaempresa.example"))
+        self.assertEqual(lead.partner_id, stranger.partner_id)
+        self.assertIn("talla 38", lead.description)
+        self.assertEqual(lead.medium_id, self.env.ref("utm.utm_medium_email"))
+        known = self.process(self.mail(sender="conocido@example.es"))
+        self.assertFalse(known.lead_id, "known customers get no lead")
+        self.channel.mail_unknown_sender = "contact"
+        other = self.process(self.mail(sender="otro@desconocido.example"))
+        self.assertFalse(other.lead_id)
+        self.assertEqual(other.partner_id.email, "otro@desconocido.example")
