@@ -1,3 +1,6 @@
+import email
+import email.policy
+
 from odoo.tests import tagged
 
 from .common import MailChannelCase, delivery_status_notification
@@ -189,3 +192,17 @@ class TestUnknownSendersAsLeads(MailChannelCase):
         other = self.process(self.mail(sender="otro@desconocido.example"))
         self.assertFalse(other.lead_id)
         self.assertEqual(other.partner_id.email, "otro@desconocido.example")
+
+
+@tagged("post_install", "-at_install")
+class TestHtmlIsSanitised(MailChannelCase):
+    def test_scripts_and_handlers_never_reach_the_chatter(self):
+        message = email.message_from_bytes(self.mail(), policy=email.policy.SMTP)
+        message.set_content(
+            '<p onclick="steal()">Hola</p><script>alert(1)</script><img src="x" onerror="steal()">', subtype="html"
+        )
+        conversation = self.process(message.as_bytes())
+        body = conversation.message_ids.filtered(lambda m: m.message_type == "email").body
+        self.assertIn("Hola", body)
+        for dangerous in ("<script", "onclick", "onerror", "alert(1)"):
+            self.assertNotIn(dangerous, body)
