@@ -14,17 +14,16 @@ The database is reused while it holds the requested sizes (ir.config_parameter
 """
 
 import argparse
-import hashlib
-import math
 import random
 import re
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
+from benchlib import code_digest, odoo_cli, percentile, read_params, say, stepper
+
 ROOT = Path(__file__).resolve().parents[2]
+step = stepper("bench")
 MODULE = "omnichannel_base"
 BUILT_KEY = "omnichannel.bench_built"  # "<partners>:<interactions>" once the build is complete
 STATE_KEY = "omnichannel.bench_state"  # set right after creation: this database is a bench one
@@ -53,18 +52,6 @@ OTHER_FORMATS = {
 }
 
 
-def say(msg=""):
-    print(msg, flush=True)
-
-
-@contextmanager
-def step(title):
-    say(f"[bench] {title} ...")
-    start = time.perf_counter()
-    yield
-    say(f"[bench] {title}: {time.perf_counter() - start:.1f} s")
-
-
 def national_number(i):
     """A unique Spanish mobile (9 digits, 6xx xxx xxx) for partner index i < 10**8; same formula as SQL."""
     return 600000000 + (i * 7919) % 100000000
@@ -82,40 +69,7 @@ def fmt(digits, query_format):
     }[query_format]
 
 
-def percentile(values, pct):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-def module_digest():
-    h = hashlib.sha256()
-    for path in sorted((ROOT / MODULE).rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(ROOT)).encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- database
-def read_params(odoo, db):
-    """The bench parameters of ``db`` (None when it is not an Odoo database)."""
-    conn = odoo.sql_db.db_connect(db)
-    try:
-        with conn.cursor() as cr:
-            cr.execute("SELECT 1 FROM pg_tables WHERE tablename = 'ir_config_parameter'")
-            if not cr.fetchone():
-                return None
-            cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE 'omnichannel.bench_%%'")
-            return dict(cr.fetchall())
-    finally:
-        odoo.sql_db.close_db(db)
-
-
-def odoo_cli(conf, *args):
-    cmd = [sys.executable, "-m", "odoo", "-c", conf, *args, "--stop-after-init", "--log-level=warn"]
-    subprocess.run(cmd, check=True)
-
-
 def ensure_database(odoo, args):
     """Reuse a complete bench database, or (re)build it. Returns True when built now."""
     from odoo.service import db as db_service
@@ -127,7 +81,7 @@ def ensure_database(odoo, args):
             db_service.exp_drop(args.db)
         exists = False
     if exists:
-        params = read_params(odoo, args.db)
+        params = read_params(odoo, args.db, "omnichannel.bench_")
         if params is None or not (params.get(STATE_KEY) or params.get(BUILT_KEY)):
             sys.exit(
                 f"[bench] {args.db} exists and is not a bench database; pick another --db, "
@@ -138,7 +92,7 @@ def ensure_database(odoo, args):
                 f"[bench] reusing {args.db} ({args.partners:,} partners, {args.interactions:,} interactions; "
                 "--rebuild builds it again)"
             )
-            if params.get(CODE_KEY) != module_digest():
+            if params.get(CODE_KEY) != code_digest([MODULE]):
                 with step(f"updating {MODULE} in {args.db} (its code changed since the last run)"):
                     odoo_cli(args.config, "-d", args.db, "-u", MODULE)
                 set_code_digest(odoo, args.db)
@@ -154,7 +108,7 @@ def set_code_digest(odoo, db):
 
     with Registry(db).cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        env["ir.config_parameter"].set_param(CODE_KEY, module_digest())
+        env["ir.config_parameter"].set_param(CODE_KEY, code_digest([MODULE]))
 
 
 def build(odoo, args):
@@ -171,7 +125,7 @@ def build(odoo, args):
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         env["ir.config_parameter"].set_param(STATE_KEY, "building")
-        env["ir.config_parameter"].set_param(CODE_KEY, module_digest())
+        env["ir.config_parameter"].set_param(CODE_KEY, code_digest([MODULE]))
         cr.commit()
 
         with step("company in Spain, 2 API channels (ORM)"):
@@ -436,7 +390,7 @@ def report(args, ingest, lookups, build_note):
     say()
     say(
         f"=== omnichannel bench: {args.db}, {args.partners:,} partners, {args.interactions:,} interactions "
-        f"({build_note}; {MODULE} code sha256 {module_digest()[:12]}) ==="
+        f"({build_note}; {MODULE} code sha256 {code_digest([MODULE])[:12]}) ==="
     )
     say()
     say(

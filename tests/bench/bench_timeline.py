@@ -24,16 +24,15 @@ The database is reused while it holds what this script builds (ir.config_paramet
 """
 
 import argparse
-import hashlib
 import json
-import math
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
+from benchlib import code_digest, odoo_cli, percentile, read_params, say, stepper
+
 ROOT = Path(__file__).resolve().parents[2]
+step = stepper("bench-timeline")
 MODULES = ("omnichannel_base", "omnichannel_mail", "omnichannel_social", "omnichannel_voip")
 LAYOUT = "v1"  # bump when the data built changes
 SIZES = (10, 1000, 10000, 100000)  # interactions per bench contact
@@ -95,57 +94,11 @@ SUMMARIES = [
 ]
 
 
-def say(msg=""):
-    print(msg, flush=True)
-
-
-@contextmanager
-def step(title):
-    say(f"[bench-timeline] {title} ...")
-    start = time.perf_counter()
-    yield
-    say(f"[bench-timeline] {title}: {time.perf_counter() - start:.1f} s")
-
-
-def percentile(values, pct):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-def modules_digest():
-    h = hashlib.sha256()
-    for module in MODULES:
-        for path in sorted((ROOT / module).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(ROOT)).encode())
-                h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def layout():
     return f"{LAYOUT}:{','.join(map(str, SIZES))}:{DOCUMENTS}:{CHATTER}"
 
 
 # --------------------------------------------------------------------------- database
-def read_params(odoo, db):
-    """The bench parameters of ``db`` (None when it is not an Odoo database)."""
-    conn = odoo.sql_db.db_connect(db)
-    try:
-        with conn.cursor() as cr:
-            cr.execute("SELECT 1 FROM pg_tables WHERE tablename = 'ir_config_parameter'")
-            if not cr.fetchone():
-                return None
-            cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE 'omnichannel.bench_timeline_%%'")
-            return dict(cr.fetchall())
-    finally:
-        odoo.sql_db.close_db(db)
-
-
-def odoo_cli(conf, *args):
-    cmd = [sys.executable, "-m", "odoo", "-c", conf, *args, "--stop-after-init", "--log-level=warn"]
-    subprocess.run(cmd, check=True)
-
-
 def ensure_database(odoo, args):
     """Reuse a complete bench database, or (re)build it. Returns True when built now."""
     from odoo.service import db as db_service
@@ -156,7 +109,7 @@ def ensure_database(odoo, args):
             db_service.exp_drop(args.db)
         exists = False
     if exists:
-        params = read_params(odoo, args.db)
+        params = read_params(odoo, args.db, "omnichannel.bench_timeline_")
         if params is None or not (params.get(STATE_KEY) or params.get(BUILT_KEY)):
             sys.exit(
                 f"[bench-timeline] {args.db} exists and is not a timeline bench database; pick another --db, "
@@ -164,10 +117,10 @@ def ensure_database(odoo, args):
             )
         if params.get(BUILT_KEY) == layout():
             say(f"[bench-timeline] reusing {args.db} (--rebuild builds it again)")
-            if params.get(CODE_KEY) != modules_digest():
+            if params.get(CODE_KEY) != code_digest(MODULES):
                 with step(f"updating {', '.join(MODULES)} in {args.db} (their code changed since the last run)"):
                     odoo_cli(args.config, "-d", args.db, "-u", ",".join(MODULES))
-                set_param(odoo, args.db, CODE_KEY, modules_digest())
+                set_param(odoo, args.db, CODE_KEY, code_digest(MODULES))
             return False
         with step(f"dropping {args.db}: it holds {params.get(BUILT_KEY) or 'an unfinished build'}, not {layout()}"):
             db_service.exp_drop(args.db)
@@ -241,7 +194,7 @@ def build(odoo, args):
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         env["ir.config_parameter"].set_param(STATE_KEY, "building")
-        env["ir.config_parameter"].set_param(CODE_KEY, modules_digest())
+        env["ir.config_parameter"].set_param(CODE_KEY, code_digest(MODULES))
         cr.commit()
         company = env.company
 
@@ -800,7 +753,7 @@ def report(args, built, backfill, measures, user_label):
     say()
     say(
         f"=== omnichannel timeline bench: {args.db} ({'built now' if built else 'reused'}; "
-        f"code sha256 {modules_digest()[:12]}) ==="
+        f"code sha256 {code_digest(MODULES)[:12]}) ==="
     )
     say()
     say("Back-office backfill: _backfill_business_events(), the contact's order and invoice events deleted first")
