@@ -14,6 +14,7 @@ The database is reused while it holds the requested sizes (ir.config_parameter
 """
 
 import argparse
+import ast
 import random
 import re
 import sys
@@ -25,7 +26,7 @@ from benchlib import code_digest, odoo_cli, percentile, read_params, say, steppe
 ROOT = Path(__file__).resolve().parents[2]
 step = stepper("bench")
 MODULE = "omnichannel_base"
-BUILT_KEY = "omnichannel.bench_built"  # "<partners>:<interactions>" once the build is complete
+BUILT_KEY = "omnichannel.bench_built"  # "<partners>:<interactions>:<depends>" once the build is complete
 STATE_KEY = "omnichannel.bench_state"  # set right after creation: this database is a bench one
 CODE_KEY = "omnichannel.bench_code"  # digest of the module's code the database was last updated with
 RUNS_KEY = "omnichannel.bench_runs"  # run counter: every run ingests fresh numbers and external ids
@@ -74,7 +75,9 @@ def ensure_database(odoo, args):
     """Reuse a complete bench database, or (re)build it. Returns True when built now."""
     from odoo.service import db as db_service
 
-    wanted = f"{args.partners}:{args.interactions}"
+    # A module that gained dependencies is rebuilt, not updated: installing them on a
+    # million SQL-made contacts runs their computes (and tracking) contact by contact.
+    wanted = f"{args.partners}:{args.interactions}:{module_depends()}"
     exists = args.db in db_service.list_dbs(True)
     if exists and args.rebuild:
         with step(f"dropping {args.db} (--rebuild)"):
@@ -101,6 +104,11 @@ def ensure_database(odoo, args):
             db_service.exp_drop(args.db)
     build(odoo, args)
     return True
+
+
+def module_depends():
+    manifest = ast.literal_eval((ROOT / MODULE / "__manifest__.py").read_text())
+    return ",".join(sorted(manifest["depends"]))
 
 
 def set_code_digest(odoo, db):
@@ -202,7 +210,7 @@ def build(odoo, args):
             cr.execute("ANALYZE omnichannel_identity")
             cr.execute("ANALYZE omnichannel_interaction")
             cr.commit()
-        env["ir.config_parameter"].set_param(BUILT_KEY, f"{n}:{m}")
+        env["ir.config_parameter"].set_param(BUILT_KEY, f"{n}:{m}:{module_depends()}")
         env["ir.config_parameter"].set_param(STATE_KEY, "built")
         cr.commit()
     say(f"[bench] build done in {time.perf_counter() - total:.1f} s")
