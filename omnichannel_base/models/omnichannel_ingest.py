@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools.identifiers import email_spellings
@@ -44,6 +44,10 @@ class OmnichannelIngest(models.AbstractModel):
     @api.model
     @api.returns("omnichannel.interaction")  # over RPC, the ids
     def ingest(self, events):
+        # Channels call it as the system; over Odoo's RPC only managers may push events,
+        # since an event can speak for any customer, agent or conversation.
+        if not self.env.su and not self.env.user.has_group("omnichannel_base.group_omnichannel_manager"):
+            raise AccessError(_("Only Omnichannel managers may push events into the ingest service."))
         if isinstance(events, dict):
             events = [events]
         events = list(events)

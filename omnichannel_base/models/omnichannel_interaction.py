@@ -179,7 +179,8 @@ class OmnichannelInteraction(models.Model):
                     f"""INSERT INTO omnichannel_interaction
                             (partner_id, commercial_partner_id, company_id, kind, direction, date, summary,
                              user_id, res_model, res_id, external_id, create_uid, write_uid, create_date, write_date)
-                        SELECT e.partner_id, p.commercial_partner_id, e.company_id, e.kind, e.direction, e.date,
+                        SELECT e.partner_id, p.commercial_partner_id, e.company_id, e.kind, e.direction,
+                               date_trunc('second', e.date),
                                e.summary, e.user_id, %s, e.res_id, %s, %s, %s,
                                now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
                           FROM ({select}) AS e

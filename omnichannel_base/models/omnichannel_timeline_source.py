@@ -54,8 +54,10 @@ class OmnichannelTimelineSource(models.AbstractModel):
             rows,
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
-        self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
-        Interaction._notify_timeline({row[0] for row in rows} | {row[1] for row in rows})
+        if ids:  # already on the timeline: nothing changed, nobody to tell
+            self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
+            written = Interaction.browse(ids)
+            Interaction._notify_timeline(set(written.partner_id.ids) | set(written.commercial_partner_id.ids))
         return ids
 
     def _omni_event_user(self):

@@ -16,7 +16,9 @@ class SaleOrder(models.Model):
     _inherit = ["sale.order", "omnichannel.timeline.source"]
 
     def write(self, vals):
-        before = {order.id: order.state for order in self} if "state" in vals else {}
+        if "state" not in vals:
+            return super().write(vals)
+        before = {order.id: order.state for order in self}
         result = super().write(vals)
         for state, (event, direction, summary) in ORDER_EVENTS.items():
             reached = self.filtered(lambda order, state=state: order.state == state and before.get(order.id) != state)

@@ -65,3 +65,13 @@ class TestAccess(OmnichannelCase):
         conversation.action_assign_to_me()
         conversation.action_resolve()
         self.assertEqual(self.a.state, "resolved")
+
+
+@tagged("post_install", "-at_install")
+class TestIngestOverRpc(OmnichannelCase):
+    def test_only_managers_push_events(self):
+        event = self.event(sender={"phone": "+34600123999"})
+        with self.assertRaises(AccessError):
+            self.ingest.with_user(self.agent).ingest([event])
+        manager = self.env.ref("base.user_admin")
+        self.assertTrue(self.ingest.with_user(manager).ingest([event]))

@@ -52,7 +52,13 @@ class TestBackOfficeEvents(TimelineCase):
         self.assertFalse(self.events(order), "a draft quotation is not an event")
         order.action_quotation_sent()
         order.action_confirm()
+        self.env.cr.precommit.run()  # the bus writes the notifications so far
+        self.env["bus.bus"].search([]).unlink()
         order.write({"state": "sale"})  # no transition, no event
+        order.note = "Entregar por la mañana"  # no state at all
+        self.env.cr.precommit.run()
+        updates = self.env["bus.bus"].search([("message", "like", "omnichannel.timeline/updated")])
+        self.assertFalse(updates, "nothing new: no timeline is told to reload")
         self.assertEqual(self.events(order).mapped("external_id"), ["quotation_sent", "confirmed"])
         sent, confirmed = self.events(order)
         self.assertEqual(sent.summary, f"Quotation {order.name} sent")
