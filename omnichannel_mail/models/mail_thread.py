@@ -65,24 +65,29 @@ class MailThread(models.AbstractModel):
           or in its channel's chatter, and gets no answer.
         - A reply to a resolved conversation follows the channel's policy: it reopens
           that conversation, or starts a new one.
+        - An agent answering a notification from their mail client answers the customer
+          (Odoo mails the followers): it is no customer message.
         """
         reason = automatic_reason(message)
         if reason:
             _logger.info("omnichannel: %s is automatic mail (%s)", message_dict.get("message_id"), reason)
-        routes = [self._omni_mail_route(route, bool(reason)) for route in routes or ()]
-        return super(MailThread, self.with_context(omnichannel_automatic_mail=bool(reason)))._message_route_process(
-            message, message_dict, routes
-        )
+        author = self.env["res.partner"].sudo().browse(message_dict.get("author_id") or [])
+        colleague = bool(author.user_ids.filtered(lambda user: not user.share))
+        routes = [self._omni_mail_route(route, bool(reason), colleague) for route in routes or ()]
+        context = {"omnichannel_automatic_mail": bool(reason), "omnichannel_colleague_mail": colleague}
+        return super(MailThread, self.with_context(**context))._message_route_process(message, message_dict, routes)
 
     @api.model
-    def _omni_mail_route(self, route, automatic):
+    def _omni_mail_route(self, route, automatic, colleague):
+        """The route of a mail, once automatic mail and our own colleagues' mail are set apart."""
         model, thread_id, custom_values, user_id, alias = route
         if model != CONVERSATION:
             return route
         Conversation = self.env[CONVERSATION].sudo()
         if thread_id:
             conversation = Conversation.browse(thread_id)
-            if conversation.state == "resolved" and not automatic:
+            customer_mail = not automatic and not colleague and conversation.channel_id.channel_type == "email"
+            if conversation.state == "resolved" and customer_mail:
                 values = {"channel_id": conversation.channel_id.id, "thread_key": conversation.thread_key}
                 return (model, False, values, user_id, alias)
             return route

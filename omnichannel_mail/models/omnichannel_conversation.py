@@ -25,7 +25,18 @@ class OmnichannelConversation(models.Model):
         channel = self._omni_mail_channel(values.get("channel_id"))
         thread_key = values.get("thread_key") or msg_dict.get("message_id")
         unknown = channel.mail_unknown_sender == "lead" and not self._omni_mail_sender_known(msg_dict, channel)
-        conversation = self._omni_ingest_mail(msg_dict, channel, thread_key=thread_key).conversation_id
+        try:
+            conversation = self._omni_ingest_mail(msg_dict, channel, thread_key=thread_key).conversation_id
+        except ValidationError as error:
+            # Raising here would bounce the mail and disable the alias (or, fetched, lose it):
+            # keep it on the channel instead, with why it opened no conversation.
+            _logger.warning("omnichannel: %s kept on channel %s: %s", msg_dict.get("message_id"), channel.id, error)
+            channel.message_post(
+                body=self.env._("This mail opened no conversation: %(reason)s", reason=error.args[0]),
+                message_type="notification",
+                subtype_xmlid="mail.mt_note",
+            )
+            return channel
         if unknown:
             conversation._omni_create_lead(msg_dict)
         return conversation
@@ -68,7 +79,12 @@ class OmnichannelConversation(models.Model):
     def message_update(self, msg_dict, update_vals=None):
         """A reply in one of our threads. Machine-written mail is kept in the chatter but
         changes nothing: no reopening, no new first message, no answer."""
-        if not self.env.context.get("omnichannel_automatic_mail"):
+        context = self.env.context
+        if (
+            self.channel_id.channel_type == "email"
+            and not context.get("omnichannel_automatic_mail")
+            and not context.get("omnichannel_colleague_mail")
+        ):
             self._omni_ingest_mail(msg_dict, self.channel_id, conversation=self, thread_key=self.thread_key)
         return super().message_update(msg_dict, update_vals=update_vals)
 
@@ -105,7 +121,9 @@ class OmnichannelConversation(models.Model):
 
     def _message_post_after_hook(self, message, msg_vals):
         result = super()._message_post_after_hook(message, msg_vals)
-        if self.env.context.get("from_alias") and message.message_type == "email" and message.message_id:
+        if self.env.context.get("omnichannel_colleague_mail") and message.message_type == "email":
+            self._omni_record_colleague_reply(message)
+        elif self.env.context.get("from_alias") and message.message_type == "email" and message.message_id:
             # The gateway posted the mail that ingest recorded: link the timeline row to it.
             self.env.cr.execute(
                 """UPDATE omnichannel_interaction SET message_id = %s
@@ -115,6 +133,27 @@ class OmnichannelConversation(models.Model):
             self.env["omnichannel.interaction"].invalidate_model(["message_id"])
             self._omni_acknowledge()
         return result
+
+    def _omni_record_colleague_reply(self, message):
+        """An agent answered from their mail client: Odoo mails it to the followers, the
+        customer among them; on the timeline it is that agent's answer."""
+        agent = message.author_id.user_ids.filtered(lambda user: not user.share)[:1]
+        self.env["omnichannel.ingest"].sudo().with_context(omnichannel_ingesting=True).ingest(
+            [
+                {
+                    "channel_id": self.channel_id.id,
+                    "partner_id": self.partner_id.id,
+                    "external_id": message.message_id or f"mail.message:{message.id}",
+                    "direction": "outbound",
+                    "kind": "email",
+                    "date": message.date,
+                    "summary": message.preview or message.subject,
+                    "conversation_id": self.id,
+                    "user_id": agent.id,
+                    "mail_message_id": message.id,
+                }
+            ]
+        )
 
     def _omni_acknowledge(self):
         """Send the channel's acknowledgement once, for the mail that opened the conversation."""

@@ -8,6 +8,8 @@ class OmnichannelInteraction(models.Model):
     def _record_document_mail(self, record, message):
         """Put ``message``, a customer's mail on ``record``'s chatter, on their timeline once."""
         author = message.author_id
+        if author.user_ids.filtered(lambda user: not user.share):
+            return  # a colleague's mail is no customer touchpoint
         company = record.company_id if "company_id" in record._fields and record.company_id else self.env.company
         now = fields.Datetime.now()
         summary = message.subject or message.preview or record.display_name
@@ -33,4 +35,6 @@ class OmnichannelInteraction(models.Model):
                 now,
             ],
         )
-        self._notify_timeline({author.id, author.commercial_partner_id.id})
+        if self.env.cr.rowcount:
+            self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
+            self._notify_timeline({author.id, author.commercial_partner_id.id})

@@ -206,3 +206,35 @@ class TestHtmlIsSanitised(MailChannelCase):
         self.assertIn("Hola", body)
         for dangerous in ("<script", "onclick", "onerror", "alert(1)"):
             self.assertNotIn(dangerous, body)
+
+
+@tagged("post_install", "-at_install")
+class TestMailFromColleaguesAndOddMail(MailChannelCase):
+    def test_agent_answering_from_their_mail_client(self):
+        conversation = self.process(self.mail(Message_ID="<first-c@mail.gmail.com>"))
+        notification = self.reply_as_agent(conversation)
+        conversation.action_set_pending()
+        self.smtp.messages.clear()
+        answer = self.mail(
+            sender="Ana Agente <ana@tienda.example.com>",
+            body="Te lo confirmo: sale mañana.",
+            In_Reply_To=notification.message_id,
+        )
+        self.assertEqual(self.process(answer), conversation)
+        self.assertEqual(conversation.state, "pending", "an agent's mail is no customer message")
+        outbound = conversation.interaction_ids.filtered(lambda i: i.direction == "outbound")
+        self.assertEqual(len(outbound), 2, "it is the agent's second answer")
+        self.assertEqual(outbound.mapped("user_id"), self.agent)
+        inbound = conversation.interaction_ids.filtered(lambda i: i.direction == "inbound")
+        self.assertEqual(inbound.partner_id, conversation.partner_id, "never the agent as a customer")
+        to_customer = [m for m in self.smtp.messages if m["to"] == ["lucia.fernandez@gmail.com"]]
+        self.assertEqual(len(to_customer), 1, "Odoo mailed it to the customer")
+
+    def test_mail_without_a_usable_sender_is_kept_on_the_channel(self):
+        raw = self.mail(sender="Lucía <lucia@[not a domain]>")
+        self.env["mail.thread"].message_process(False, raw)
+        self.assertFalse(self.env["omnichannel.conversation"].search([("channel_id", "=", self.channel.id)]))
+        self.assertIn("talla 38", self.channel.message_ids.filtered(lambda m: m.message_type == "email").body)
+        note = self.channel.message_ids.filtered(lambda m: "opened no conversation" in m.body)
+        self.assertIn("sender", note.body, "the note says why")
+        self.assertEqual(self.channel.alias_id.alias_status, "valid", "the alias keeps working")
