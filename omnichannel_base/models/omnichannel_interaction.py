@@ -138,6 +138,27 @@ class OmnichannelInteraction(models.Model):
                ON omnichannel_interaction (res_model, res_id, external_id)
                WHERE channel_id IS NULL AND res_model IS NOT NULL AND external_id IS NOT NULL"""
         )
+        # At install, and at the first update of a database that had the module before
+        # its back-office events: put the existing history on the timelines.
+        cr.execute("SELECT 1 FROM omnichannel_interaction WHERE channel_id IS NULL AND res_model IS NOT NULL LIMIT 1")
+        if not cr.fetchone():
+            self._backfill_business_events()
+
+    @api.model
+    def _search(self, domain, *args, **kwargs):
+        # Business events are as visible as their documents' model: an agent without
+        # sales or invoicing rights finds no order or invoice event here either.
+        if not self.env.su:
+            hidden = self._hidden_source_models()
+            if hidden:
+                domain = [*domain, ("res_model", "not in", hidden)] if domain else [("res_model", "not in", hidden)]
+        return super()._search(domain, *args, **kwargs)
+
+    @api.model
+    def _hidden_source_models(self):
+        """Document models on the timeline whose records this user may not read at all."""
+        sources = self.env["omnichannel.timeline.source"]._inherit_children
+        return sorted(model for model in sources if not self.env[model].has_access("read"))
 
     def action_open_source(self):
         self.ensure_one()

@@ -148,6 +148,20 @@ class TestBackOfficeEvents(TimelineCase):
         self.assertEqual(restored, expected)
         self.assertEqual(self.env["omnichannel.interaction"]._backfill_business_events()[0], 0, "nothing twice")
 
+    def test_update_of_a_database_without_back_office_events_backfills(self):
+        order = self.order()
+        order.action_confirm()
+        self.env.cr.execute("DELETE FROM omnichannel_interaction WHERE channel_id IS NULL AND res_model IS NOT NULL")
+        self.env.invalidate_all()
+        self.env["omnichannel.interaction"].init()  # what -u omnichannel_base runs
+        self.assertEqual(self.events(order).external_id, "confirmed")
+        self.assertIn(
+            self.env.ref("sale.sale_order_4"),
+            self.env["sale.order"].browse(
+                self.env["omnichannel.interaction"].search([("res_model", "=", "sale.order")]).mapped("res_id")
+            ),
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestTimeline(TimelineCase):
@@ -353,6 +367,12 @@ class TestTimelineAccess(TimelineCase):
             return {item["source"]["name"] for item in items if item["source"]["model"] != "omnichannel.conversation"}
 
         self.assertEqual(sources(self.agent), set(), "an agent without sales rights sees no business event")
+        listed = (
+            self.env["omnichannel.interaction"]
+            .with_user(self.agent)
+            .search_read([("partner_id", "=", self.customer.id)], ["res_model"])
+        )
+        self.assertEqual([row["res_model"] for row in listed], [False], "nor in the Interactions list")
         agent_items = self.customer.with_user(self.agent).omnichannel_timeline()["items"]
         self.assertEqual([i["summary"] for i in agent_items], ["¿Dónde está mi pedido?"])
         self.assertEqual(sources(self.salesman), {mine.name, my_invoice.name})
