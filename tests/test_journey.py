@@ -1,5 +1,7 @@
 """Cross-module journey: one customer, four channels, one identity and one history."""
 
+from datetime import datetime, timedelta, timezone
+
 from odoo.tests import TransactionCase, tagged
 
 
@@ -75,7 +77,8 @@ class TestOmnichannelJourney(TransactionCase):
         phone = Channel.create({"name": "Centralita", "channel_type": "voice"})
         ingest = self.env["omnichannel.ingest"]
         sender = {"phone": "+34 611 22 33 44", "name": "Inés Vidal"}
-        now = "2026-11-20T10:%02d:00Z"
+        # Within the last 12 months, whenever the test runs: the preferred channel looks no further.
+        now = (datetime.now(timezone.utc) - timedelta(days=3)).strftime("%Y-%m-%dT10:%%02d:00Z")
         ingest.ingest(
             [
                 {"channel_id": whatsapp.id, "external_id": f"wamid.P{n}", "date": now % n, "sender": sender}
@@ -102,3 +105,7 @@ class TestOmnichannelJourney(TransactionCase):
         self.assertIn("omni_preferred_channel_type", prefers.arch)
         self.assertIn(customer, self.env["res.partner"].search([("omni_preferred_channel_type", "=", "whatsapp")]))
         self.assertNotIn(customer, self.env["res.partner"].search([("omni_preferred_channel_type", "=", "voice")]))
+        company = self.env["res.partner"].create({"name": "Vidal Interiores S.L.", "is_company": True})
+        customer.parent_id = company
+        self.assertEqual(company.omni_preferred_channel_type, "whatsapp", "a company prefers what its contacts do")
+        self.assertIn(company, self.env["res.partner"].search([("omni_preferred_channel_type", "=", "whatsapp")]))

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 import pytz
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
@@ -135,10 +136,23 @@ class ResPartner(models.Model):
 
     def _search_omni_preferred_channel_type(self, operator, value):
         if operator not in ("=", "in") or not value:
-            raise NotImplementedError(self.env._("Search the preferred channel with '=' or 'in' a channel type."))
+            raise UserError(self.env._("Search the preferred channel with '=' or 'in' a channel type."))
         wanted = {value} if isinstance(value, str) else set(value)
-        rows = self.env.execute_query(self._omni_preferred_channel_query(SQL.identifier("partner_id")))
-        return [("id", "in", [partner_id for partner_id, channel_type in rows if channel_type in wanted])]
+
+        def preferring(column):
+            rows = self.env.execute_query(self._omni_preferred_channel_query(SQL.identifier(column)))
+            return [owner for owner, channel_type in rows if channel_type in wanted]
+
+        # As the field reads it: contacts by their own messages, companies by their contacts'.
+        return [
+            "|",
+            "&",
+            ("is_company", "=", False),
+            ("id", "in", preferring("partner_id")),
+            "&",
+            ("is_company", "=", True),
+            ("id", "in", preferring("commercial_partner_id")),
+        ]
 
     # ------------------------------------------------------------ timeline
     def omnichannel_timeline(self, filters=None, cursor=None, limit=40):
@@ -150,8 +164,13 @@ class ResPartner(models.Model):
         """
         self.ensure_one()
         self.check_access("read")
-        limit = max(1, min(int(limit or 40), TIMELINE_PAGE_MAX))
-        domain = self._omni_timeline_domain(filters or {})
+        try:
+            limit = max(1, min(int(limit or 40), TIMELINE_PAGE_MAX))
+            domain = self._omni_timeline_domain(dict(filters or {}))
+            if cursor:
+                cursor = [fields.Datetime.to_datetime(cursor[0]), int(cursor[1])]
+        except (TypeError, ValueError, IndexError, KeyError) as error:
+            raise UserError(self.env._("The timeline could not read this request: %s", error)) from None
         items, last = [], None
         # Items whose document this user may not read are dropped after the LIMIT: read
         # on (a few times at most) rather than return a short page.
@@ -194,6 +213,9 @@ class ResPartner(models.Model):
         # Documents of models the user may not read at all never reach the page: the
         # interaction model's search leaves them out.
         domain = [(self._omni_timeline_field(), "=", self.id)]
+        for key in ("channel_types", "kind_groups"):
+            if filters.get(key) and not isinstance(filters[key], (list, tuple)):
+                raise TypeError(f"{key} must be a list")
         if filters.get("channel_types"):
             domain.append(("channel_type", "in", list(filters["channel_types"])))
         if filters.get("kind_groups"):
@@ -336,7 +358,22 @@ class ResPartner(models.Model):
         res = super().write(vals)
         if set(IDENTITY_FIELDS) & set(vals) or "country_id" in vals or "company_id" in vals:
             self._omni_sync_field_identities()
+        if "parent_id" in vals or "is_company" in vals:
+            self._omni_follow_commercial_partner()
         return res
+
+    def _omni_follow_commercial_partner(self):
+        """A contact joining or leaving a company takes its history along: the timeline
+        index keeps each row's company partner, for company timelines."""
+        partners = self.with_context(active_test=False).search([("id", "child_of", self.ids)])
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_interaction i SET commercial_partner_id = p.commercial_partner_id
+                 FROM res_partner p
+                WHERE i.partner_id = p.id AND p.id IN %s AND i.commercial_partner_id != p.commercial_partner_id""",
+            [tuple(partners.ids)],
+        )
+        self.env["omnichannel.interaction"].invalidate_model(["commercial_partner_id"])
 
     def _omni_field_identity_rows(self, partner_id, company_id, region, values):
         """Identity rows for a partner's (field, raw value) pairs; unreadable values are skipped."""

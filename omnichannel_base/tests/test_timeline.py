@@ -2,6 +2,7 @@ import json
 from datetime import datetime, timedelta
 
 from odoo import Command, fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import OmnichannelCase
@@ -223,6 +224,17 @@ class TestTimeline(TimelineCase):
         self.assertEqual(len(self.timeline(filters={"date_to": "2026-03-10"})["items"]), 3)
         found = self.timeline(filters={"search": "mensaje 2"})["items"]
         self.assertEqual([i["summary"] for i in found], ["Mensaje 2"])
+
+    def test_bad_requests_get_a_readable_error(self):
+        for kwargs in (
+            {"cursor": ["yesterday", 1]},
+            {"cursor": [1]},
+            {"filters": {"channel_types": "api"}},
+            {"filters": {"date_from": "11/03/2026"}},
+            {"limit": "many"},
+        ):
+            with self.subTest(kwargs), self.assertRaises(UserError):
+                self.timeline(**kwargs)
 
     def test_details_are_read_live(self):
         order = self.order(qty=2)
