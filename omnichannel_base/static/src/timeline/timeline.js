@@ -315,7 +315,9 @@ export class OmnichannelTimeline extends Component {
 
     onBusNotification(payload) {
         if (this.resId && payload?.partner_ids?.includes(this.resId)) {
-            this.reload();
+            // A background refresh that fails shows in the widget (state.error), not as
+            // one error dialog per notification.
+            this.reload().catch(() => {});
         }
     }
 }
