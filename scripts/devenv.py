@@ -294,9 +294,10 @@ def _db_exists(conf, db):
     return res.stdout.strip().endswith("True")
 
 
-def _addons_digest():
+def code_digest(addons=ADDONS):
+    """sha256 of the files of ``addons``: a database built with other code gets updated."""
     h = hashlib.sha256()
-    for addon in ADDONS:
+    for addon in addons:
         for path in sorted((ROOT / addon).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 h.update(str(path.relative_to(ROOT)).encode())
@@ -308,7 +309,7 @@ def ensure_database(conf, db, rebuild=False):
     """A database with the six addons and their demo data, updated when the code changed."""
     modules = ",".join(ADDONS)
     stamp = LOCAL / f"db-{db}.stamp"
-    digest = _addons_digest()
+    digest = code_digest()
     if rebuild and _db_exists(conf, db):
         say(f"dropping database {db} (--rebuild)")
         run(

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import code_digest, odoo_cli, percentile, read_params, say, stepper
+from benchlib import code_digest, odoo_cli, percentile, read_params, say, say_targets, stepper
 
 ROOT = Path(__file__).resolve().parents[2]
 step = stepper("bench")
@@ -451,8 +451,7 @@ def report(args, ingest, lookups, build_note):
             f"('ilike' found {ilike['found']:.1f}%)",
         ),
     ]
-    for ok, text in targets:
-        say(f"{'PASS' if ok else 'FAIL'}  {text}")
+    say_targets(targets)
 
 
 def main():

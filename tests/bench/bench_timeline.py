@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import code_digest, odoo_cli, percentile, read_params, say, stepper
+from benchlib import code_digest, odoo_cli, percentile, read_params, say, say_targets, stepper
 
 ROOT = Path(__file__).resolve().parents[2]
 step = stepper("bench-timeline")
@@ -794,8 +794,7 @@ def report(args, built, backfill, measures, user_label):
             f"{first_big['p95']:.1f} ms vs {first_small['p95']:.1f} ms ({first_big['p95'] / first_small['p95']:.2f}x)",
         ),
     ]
-    for ok, text in targets:
-        say(f"{'PASS' if ok else 'FAIL'}  {text}")
+    say_targets(targets)
 
 
 def main():

@@ -1,7 +1,6 @@
 """What the benchmark scripts share: printing, timing, percentiles, code digests and the
 bench parameters a database remembers."""
 
-import hashlib
 import math
 import subprocess
 import sys
@@ -10,6 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from devenv import code_digest  # noqa: E402, F401  (the digest make run/test update databases by)
 
 
 def say(msg=""):
@@ -34,17 +36,6 @@ def percentile(values, pct):
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
-def code_digest(modules):
-    """sha256 of the files of these addons: a database built with other code is updated."""
-    h = hashlib.sha256()
-    for module in modules:
-        for path in sorted((ROOT / module).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(ROOT)).encode())
-                h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def read_params(odoo, db, prefix):
     """The ir.config_parameter values of ``db`` whose key starts with ``prefix``
     (None when ``db`` is not an Odoo database)."""
@@ -58,6 +49,12 @@ def read_params(odoo, db, prefix):
             return dict(cr.fetchall())
     finally:
         odoo.sql_db.close_db(db)
+
+
+def say_targets(targets):
+    """Print ``[(met, text)]`` as PASS/FAIL lines."""
+    for ok, text in targets:
+        say(f"{'PASS' if ok else 'FAIL'}  {text}")
 
 
 def odoo_cli(conf, *args):
