@@ -1,6 +1,11 @@
 # Two commands: `make run` serves the suite, `make test` runs every test.
 # Both set up what is missing (Odoo 18, Python packages, a local PostgreSQL) and nothing else.
 PYTHON ?= python3
+# Odoo and its pinned requirements go into the project's virtualenv, never into the Python
+# running make: only a PYTHON named on the command line or in the environment is used as is.
+ifneq ($(filter command line environment,$(origin PYTHON)),)
+export OMNI_PYTHON := $(PYTHON)
+endif
 ARGS ?=
 
 .PHONY: run test bench screenshot stop rebuild

@@ -10,9 +10,20 @@ Odoo 18.0 Community is found in this order:
   2. ``ODOO_SRC``: a path to an Odoo 18.0 source tree, installed in place;
   3. Odoo's official 18.0 source archive, when the machine is online.
 
+Odoo and its pinned requirements go into the project's virtualenv
+(``~/.local/share/omnichannel-odoo/venv``), never into the Python running
+``make``, unless ``PYTHON`` names an interpreter (``OMNI_PYTHON``, set by the
+Makefile).  Odoo is installed in place in "compat" editable mode: a ``.pth``
+entry puts the source tree on ``sys.path``, so an ``odoo-addon-*`` wheel that
+creates ``site-packages/odoo/addons`` cannot shadow it as a namespace package.
+
 PostgreSQL: with ``PGHOST`` (or another standard ``PG*`` variable) or
-``ODOO_RC`` set, that server is used.  Otherwise a project-local cluster lives
-in ``.local/pg`` and listens on a Unix socket in ``.local/run`` only.
+``ODOO_RC`` set, that server is used.  Otherwise a project-local cluster, keyed
+by the checkout, lives in ``.local/pg`` (or, as root, in
+``/var/lib/omnichannel-odoo/<checkout>``, which the ``postgres`` user can reach
+wherever the checkout is) and listens on a Unix socket only.  It runs with
+PostgreSQL's durable defaults; only the test database trades durability for
+speed (``synchronous_commit = off``).
 """
 
 import argparse
@@ -33,8 +44,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
-PGDATA = LOCAL / "pg"
-SOCKET_NAME = LOCAL / "pg-socket"  # which .local/run-<token> the cluster listens in
+ROOT_PG_HOMES = Path("/var/lib/omnichannel-odoo")  # as root: the postgres user cannot enter /root
+
+
+def _pg_home():
+    """The local cluster's directory. As root it lives outside the checkout, which may sit in a
+    private directory (root's home, a ``mktemp -d`` folder) the postgres user cannot traverse;
+    a token kept in the checkout keys it, so a fresh clone at the same path gets a fresh cluster."""
+    if os.geteuid() != 0:
+        return LOCAL
+    LOCAL.mkdir(exist_ok=True)
+    key_file = LOCAL / "pg-home"
+    if not key_file.exists():
+        key_file.write_text(f"{ROOT.name}-{secrets.token_hex(6)}")
+    return ROOT_PG_HOMES / key_file.read_text().strip()
+
+
+PG_HOME = _pg_home()
+PGDATA = PG_HOME / "pg"
+SOCKET_NAME = PG_HOME / "pg-socket"  # which run-<token> directory the cluster listens in
 PGPORT = os.environ.get("OMNI_PGPORT", "54329")
 PGUSER = "odoo"
 CONF = LOCAL / "odoo.conf"
@@ -73,7 +101,8 @@ def pip(*args):
 
 # --------------------------------------------------------------------------- Odoo
 def _odoo_version():
-    probe = "import odoo.release as r; print('%s.%s' % r.version_info[:2])"
+    # odoo.__file__ is None when `odoo` resolved to a namespace package (see _install_odoo_source)
+    probe = "import odoo, odoo.release as r; assert odoo.__file__; print('%s.%s' % r.version_info[:2])"
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     return res.stdout.strip() if res.returncode == 0 else None
 
@@ -82,7 +111,7 @@ def _install_odoo_source(src):
     src = Path(src).resolve()
     if not (src / "setup.py").exists() or not (src / "odoo" / "release.py").exists():
         die(f"ODOO_SRC={src} is not an Odoo source tree: it needs setup.py and odoo/release.py.")
-    say(f"installing Odoo's Python requirements from {src}/requirements.txt")
+    say(f"installing Odoo's Python requirements from {src}/requirements.txt into {sys.prefix}")
     fixed = []
     for line in (src / "requirements.txt").read_text().splitlines():
         # cbor2 5.4.2 does not build on Python 3.11 (5.4.6 does); python-ldap needs
@@ -96,23 +125,24 @@ def _install_odoo_source(src):
         req.write("\n".join(fixed) + "\n")
     pip("-r", req.name)
     say(f"installing Odoo from {src} (in place)")
-    pip("--no-deps", "-e", src)
+    # "compat" puts the tree on sys.path through a .pth file. The default (strict) editable mode
+    # uses an import hook that loses to site-packages/odoo/, a namespace directory that any
+    # odoo-addon-* wheel creates: `import odoo` would then find an empty package.
+    pip("--no-deps", "-e", src, "--config-settings", "editable_mode=compat")
 
 
 def ensure_interpreter():
-    """Re-run this script with the Python that has Odoo, or that may receive it.
+    """Re-run this script with the project's virtualenv, creating it when missing.
 
-    That is the running Python, unless it lacks Odoo and either a virtualenv was made
-    earlier or the system forbids installing into it (Debian 12, Ubuntu 24.04).
+    Odoo pins old releases of common packages (werkzeug, cryptography, urllib3): installed into
+    a shared Python they would break other software. Only an interpreter named with
+    ``PYTHON=...`` (the Makefile passes it as OMNI_PYTHON) is used as it is.
     """
-    if os.environ.get("OMNI_REEXEC") or _odoo_version():
+    if os.environ.get("OMNI_REEXEC") or os.environ.get("OMNI_PYTHON"):
         return
     venv_python = VENV / "bin" / "python"
     if not venv_python.exists():
-        managed = Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").exists()
-        if not managed or sys.prefix != sys.base_prefix:
-            return
-        say(f"{sys.executable} is managed by the system; installing into the virtualenv {VENV}")
+        say(f"creating the project's virtualenv {VENV} (Odoo and its pinned requirements go there)")
         if run([sys.executable, "-m", "venv", VENV], check=False).returncode != 0:
             die(
                 "Could not create a virtualenv: install python3-venv (apt-get install python3-venv) "
@@ -208,26 +238,36 @@ def _pg_socket_dir(new=False):
     A server left running from a deleted checkout at the same path removes its socket
     when it notices, which must not be the socket of the cluster that replaced it.
     """
-    LOCAL.mkdir(exist_ok=True)
+    PG_HOME.mkdir(parents=True, exist_ok=True)
     if new or not SOCKET_NAME.exists():
         SOCKET_NAME.write_text(f"run-{secrets.token_hex(4)}")
-    return LOCAL / SOCKET_NAME.read_text().strip()
+    return PG_HOME / SOCKET_NAME.read_text().strip()
+
+
+def _forget_clusters_of_deleted_checkouts():
+    """As root, clusters live outside their checkout: drop those whose checkout is gone."""
+    for home in ROOT_PG_HOMES.glob("*/checkout"):
+        checkout = Path(home.read_text().strip())
+        if not (checkout / ".local" / "pg-home").exists() and home.parent != PG_HOME:
+            run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", home.parent / "pg", "-m", "immediate", "stop"]),
+                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.rmtree(home.parent, ignore_errors=True)
 
 
 def ensure_postgres():
     if _external_db():
         return
     fresh = not (PGDATA / "PG_VERSION").exists()
+    if os.geteuid() == 0:
+        ROOT_PG_HOMES.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if fresh:
+            _forget_clusters_of_deleted_checkouts()
     pgrun = _pg_socket_dir(new=fresh)
     pgrun.mkdir(exist_ok=True)
     if os.geteuid() == 0:
+        (PG_HOME / "checkout").write_text(str(ROOT))
+        os.chmod(PG_HOME, 0o755)
         shutil.chown(pgrun, "postgres")
-        for parent in [ROOT, *ROOT.parents]:
-            if not os.stat(parent).st_mode & 0o001:
-                die(
-                    f"The postgres user cannot reach {PGDATA}: {parent} is not world-traversable. "
-                    "Move the checkout (e.g. under /srv or /tmp) or point PGHOST at a server."
-                )
     if fresh:
         say(f"creating a project-local PostgreSQL cluster in {PGDATA}")
         PGDATA.mkdir(exist_ok=True)
@@ -242,9 +282,11 @@ def ensure_postgres():
     status = run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", PGDATA, "status"]), check=False, stdout=subprocess.DEVNULL)
     if status.returncode != 0:
         say(f"starting PostgreSQL on socket {pgrun} (port {PGPORT})")
+        # PostgreSQL's durable defaults (fsync, full_page_writes, synchronous_commit): `make run`
+        # serves real work and `make bench` must measure what a production server does. Only
+        # the test database relaxes synchronous_commit (ensure_database).
         opts = (
             f"-c listen_addresses='' -c unix_socket_directories='{pgrun}' -p {PGPORT} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=512MB"
         )
         run(
@@ -394,7 +436,10 @@ def setup(db, rebuild=False):
 
 def cmd_run(args):
     conf = setup(RUN_DB, args.rebuild)
-    say(f"serving http://localhost:8069 (database {RUN_DB}, login admin / admin); Ctrl+C stops")
+    port = os.environ.get("OMNI_HTTP_PORT", "8069")
+    say(f"serving http://{args.listen}:{port} (database {RUN_DB}, login admin / admin); Ctrl+C stops")
+    if args.listen != "127.0.0.1":
+        say(f"WARNING: listening on {args.listen}: admin/admin and the demo API token are reachable from the network")
     os.execv(
         sys.executable,
         [
@@ -408,15 +453,18 @@ def cmd_run(args):
             "--db-filter",
             f"^{RUN_DB}$",
             "--http-interface",
-            "0.0.0.0",
+            args.listen,
             "-p",
-            os.environ.get("OMNI_HTTP_PORT", "8069"),
+            port,
         ],
     )
 
 
 def cmd_test(args):
     ensure_interpreter()
+    # Every connection of the test run (install, pytest) commits without waiting for the WAL
+    # flush: a crash can lose the last commits of a disposable database, never corrupt it.
+    os.environ["PGOPTIONS"] = (os.environ.get("PGOPTIONS", "") + " -c synchronous_commit=off").strip()
     ensure_browser()
     ensure_dovecot()
     conf = setup(TEST_DB, args.rebuild)
@@ -483,6 +531,12 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="serve Odoo on :8069 with every addon and its demo data")
     p.add_argument("--rebuild", action="store_true", help="drop and recreate the database")
+    p.add_argument(
+        "--listen",
+        default=os.environ.get("OMNI_HTTP_INTERFACE", "127.0.0.1"),
+        metavar="ADDRESS",
+        help="interface to serve on (default 127.0.0.1; 0.0.0.0 serves every interface)",
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("test", help="run every test through pytest-odoo, tours included")
     p.add_argument("--rebuild", action="store_true", help="drop and recreate the test database")
