@@ -1,7 +1,7 @@
 {
     "name": "Omnichannel CRM: Base",
     "summary": "One customer, one identity, one history across every channel",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "Omnichannel CRM contributors",

@@ -44,6 +44,9 @@ class OmnichannelConversation(models.Model):
     last_message_date = fields.Datetime(string="Last Message", readonly=True, copy=False, index=True)
     first_response_date = fields.Datetime(string="First Response", readonly=True, copy=False)
     resolved_date = fields.Datetime(string="Resolved On", readonly=True, copy=False)
+    first_resolved_date = fields.Datetime(
+        string="First Resolved On", readonly=True, copy=False, help="Kept when the conversation is reopened."
+    )
     first_response_hours = fields.Float(
         compute="_compute_durations",
         store=True,
@@ -56,7 +59,14 @@ class OmnichannelConversation(models.Model):
         store=True,
         precompute=True,
         aggregator="avg",
-        help="Hours from first message to resolution.",
+        help="Hours from first message to the last resolution.",
+    )
+    first_resolution_hours = fields.Float(
+        compute="_compute_durations",
+        store=True,
+        precompute=True,
+        aggregator="avg",
+        help="Hours from first message to the first resolution, whatever happened after.",
     )
     interaction_ids = fields.One2many("omnichannel.interaction", "conversation_id")
     # Computed with the INSERT, not by an UPDATE of every new conversation right after it.
@@ -70,6 +80,13 @@ class OmnichannelConversation(models.Model):
                ON omnichannel_conversation (partner_id, channel_id, COALESCE(thread_key, ''))
                WHERE state != 'resolved'"""
         )
+        # A message after resolution reopens (or follows) the last resolved conversation.
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS omnichannel_conversation_last_resolved
+               ON omnichannel_conversation (partner_id, channel_id, COALESCE(thread_key, ''),
+                                            resolved_date DESC NULLS LAST, id DESC)
+               WHERE state = 'resolved'"""
+        )
 
     @api.depends("partner_id.name", "channel_id.name")
     def _compute_name(self):
@@ -81,7 +98,7 @@ class OmnichannelConversation(models.Model):
         for conversation in self:
             conversation.team_id = conversation.team_id or conversation.channel_id.team_id
 
-    @api.depends("first_inbound_date", "first_response_date", "resolved_date")
+    @api.depends("first_inbound_date", "first_response_date", "resolved_date", "first_resolved_date")
     def _compute_durations(self):
         def hours(start, end):
             return (end - start).total_seconds() / 3600 if start and end else 0.0
@@ -89,6 +106,9 @@ class OmnichannelConversation(models.Model):
         for conversation in self:
             conversation.first_response_hours = hours(conversation.first_inbound_date, conversation.first_response_date)
             conversation.resolution_hours = hours(conversation.first_inbound_date, conversation.resolved_date)
+            conversation.first_resolution_hours = hours(
+                conversation.first_inbound_date, conversation.first_resolved_date
+            )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -96,11 +116,27 @@ class OmnichannelConversation(models.Model):
         conversations.filtered(lambda c: not c.user_id and c.team_id)._assign_from_team()
         return conversations
 
+    def write(self, vals):
+        if vals.get("state") == "resolved" and not vals.get("resolved_date"):
+            vals = dict(vals, resolved_date=fields.Datetime.now())
+        if vals.get("resolved_date") and "first_resolved_date" not in vals:
+            first_time = self.filtered(lambda c: not c.first_resolved_date)
+            if first_time and first_time != self:
+                return super(OmnichannelConversation, self - first_time).write(vals) and first_time.write(
+                    dict(vals, first_resolved_date=vals["resolved_date"])
+                )
+            if first_time:
+                vals = dict(vals, first_resolved_date=vals["resolved_date"])
+        return super().write(vals)
+
     def _assign_from_team(self):
         for conversation in self:
             agent = conversation.team_id._pick_agent()
             if agent:
                 conversation.user_id = agent
+                # Ingest assigns without tracking, which skips Odoo's auto-subscription of the
+                # responsible: the agent follows, to be notified of the customer's messages.
+                conversation.message_subscribe(partner_ids=agent.partner_id.ids)
 
     # ------------------------------------------------------------ actions
     def action_assign_to_me(self):

@@ -1,12 +1,13 @@
 import base64
 import binascii
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from markupsafe import Markup, escape
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools.identifiers import email_spellings
@@ -15,6 +16,32 @@ from .omnichannel_interaction import DIALOGUE_KINDS, DIRECTIONS, KINDS
 DEFAULT_MAX_BODY_CHARS = 65536
 MAX_BATCH = 1000
 SENDER_KEYS = ("provider_id", "phone", "email")  # in the order they identify someone best
+# Written by Odoo from their document (sale, stock, account, point_of_sale), never sent by a channel.
+BUSINESS_KINDS = {"order", "delivery", "invoice", "payment", "pos_order"}
+MAX_KEY_CHARS = 255  # external_id, thread_key, sender identifiers, file names
+MAX_ATTACHMENTS = 50
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks drift; a date further ahead is a wrong one
+OLDEST_DATE = datetime(1970, 1, 1)
+
+
+def _is_empty(value):
+    """Absent, as JSON null, Python's None or False, or an empty string (not 0)."""
+    return value is None or value is False or value == ""
+
+
+def _is_id(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
+def _shown(value):
+    """``value`` quoted in an error message: short, with NUL and surrogates escaped."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "…")
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int) and abs(value) < 10**18 or isinstance(value, float):
+        return repr(value)
+    return {int: "a large number", dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
 
 
 class OmnichannelIngest(models.AbstractModel):
@@ -26,9 +53,14 @@ class OmnichannelIngest(models.AbstractModel):
     - ``channel_id`` (required): an ``omnichannel.channel`` id;
     - ``external_id``: the provider's id of the event; (channel, external_id) is unique,
       so a redelivered event returns the existing interaction and writes nothing;
+      text of at most 255 characters, or an integer (42 and "42" are the same id), as is
+      ``thread_key``;
     - ``direction``: inbound (default), outbound or internal;
-    - ``kind``: message (default), email, call, visit, note, order, …;
-    - ``date``: a datetime or an ISO 8601 string; naive means UTC; default now;
+    - ``kind``: message (default), email, call, visit, note; the back-office kinds (order,
+      delivery, invoice, payment, pos_order) only with the ``res_model``/``res_id`` of their
+      document, which only server code gives;
+    - ``date``: a datetime or an ISO 8601 string; naive means UTC; default now; from 1970
+      to at most 5 minutes ahead;
     - ``sender``: {phone, email, provider_id, name}; or ``partner_id`` when known;
     - ``body`` (text), ``summary``, ``thread_key``, ``attachments``
       ([{name, mimetype, datas (base64)}]), ``res_model``/``res_id`` of a source record,
@@ -50,6 +82,8 @@ class OmnichannelIngest(models.AbstractModel):
             raise AccessError(_("Only Omnichannel managers may push events into the ingest service."))
         if isinstance(events, dict):
             events = [events]
+        elif isinstance(events, (str, bytes, int, float)) or events is None:
+            raise ValidationError(_("Send one event (an object) or a list of them, not %s.", _shown(events)))
         events = list(events)
         if len(events) > MAX_BATCH:
             raise ValidationError(
@@ -73,70 +107,140 @@ class OmnichannelIngest(models.AbstractModel):
         for event in events:
             channel_id = event.get("channel_id") if isinstance(event, dict) else None
             channel_id = channel_id.id if isinstance(channel_id, models.BaseModel) else channel_id
-            if isinstance(channel_id, int) and not isinstance(channel_id, bool):
+            if _is_id(channel_id):
                 ids.add(channel_id)
         channels = self.env["omnichannel.channel"].sudo().browse(ids).exists()
         return {channel.id: channel for channel in channels if channel.active}
 
     @api.model
     def _prepare_event(self, raw, position, channels):
-        """Check and normalise one event; raise ValidationError naming the field at fault."""
+        """Check and normalise one event; raise ValidationError naming the field at fault.
+
+        Nothing here writes, so a refused event leaves no trace. Text that PostgreSQL or
+        UTF-8 cannot hold (a NUL character, an unpaired surrogate) is refused, never cleaned.
+        """
         if not isinstance(raw, dict):
-            raise self._invalid(position, "event", _("expected an object, got %s", type(raw).__name__))
+            raise self._invalid(position, "event", _("expected an object, got %s", _shown(raw)))
         channel_id = raw.get("channel_id")
         if isinstance(channel_id, models.BaseModel):
             channel_id = channel_id.id
-        if not channel_id:
+        if _is_empty(channel_id):
             raise self._invalid(position, "channel_id", _("every event needs the channel it came through"))
-        channel = channels.get(channel_id) if isinstance(channel_id, int) else None
+        channel = channels.get(channel_id) if _is_id(channel_id) else None
         if not channel:
-            raise self._invalid(position, "channel_id", _("no active channel has the id %r", channel_id))
+            raise self._invalid(position, "channel_id", _("no active channel has the id %s", _shown(channel_id)))
         event = {
             "position": position,
             "channel": channel,
-            "direction": raw.get("direction") or "inbound",
-            "kind": raw.get("kind") or "message",
+            "direction": self._check_choice(raw.get("direction"), "direction", DIRECTIONS, "inbound", position),
+            "kind": self._check_choice(raw.get("kind"), "kind", KINDS, "message", position),
             "date": self._parse_date(raw.get("date"), position),
-            "thread_key": raw.get("thread_key") or None,
-            "res_model": raw.get("res_model") or None,
-            "res_id": raw.get("res_id") or None,
-            "conversation_id": raw.get("conversation_id") or None,
-            "user_id": raw.get("user_id") or None,
-            "mail_message_id": raw.get("mail_message_id") or None,
+            "thread_key": self._check_key(raw.get("thread_key"), "thread_key", position),
+            "external_id": self._check_key(raw.get("external_id"), "external_id", position),
+            "conversation_id": self._check_id(raw.get("conversation_id"), "conversation_id", position),
+            "user_id": self._check_id(raw.get("user_id"), "user_id", position),
+            "mail_message_id": self._check_id(raw.get("mail_message_id"), "mail_message_id", position),
         }
-        if event["direction"] not in dict(DIRECTIONS):
-            raise self._invalid(
-                position,
-                "direction",
-                _("%(value)r is not one of %(allowed)s", value=event["direction"], allowed=", ".join(dict(DIRECTIONS))),
-            )
-        if event["kind"] not in dict(KINDS):
-            raise self._invalid(
-                position,
-                "kind",
-                _("%(value)r is not one of %(allowed)s", value=event["kind"], allowed=", ".join(dict(KINDS))),
-            )
-        external_id = raw.get("external_id")
-        if external_id is not None and not isinstance(external_id, (str, int)):
-            raise self._invalid(position, "external_id", _("must be a string"))
-        event["external_id"] = str(external_id).strip() or None if external_id is not None else None
-        if event["external_id"] and len(event["external_id"]) > 255:
-            raise self._invalid(position, "external_id", _("longer than 255 characters"))
+        self._check_source(raw, event)
         event["body"] = self._check_text(raw.get("body"), "body", position)
         event["summary"] = self._check_text(raw.get("summary"), "summary", position)
         event["attachments"] = self._check_attachments(raw.get("attachments"), position)
         self._prepare_sender(raw, event)
         return event
 
-    def _check_text(self, value, field, position):
-        if value in (None, False, ""):
+    def _check_choice(self, value, field, selection, default, position):
+        if _is_empty(value):
+            return default
+        if not isinstance(value, str) or value not in dict(selection):
+            raise self._invalid(
+                position,
+                field,
+                _("%(value)s is not one of %(allowed)s", value=_shown(value), allowed=", ".join(dict(selection))),
+            )
+        return value
+
+    def _check_key(self, value, field, position):
+        """A provider's key (external_id, thread_key): text of at most 255 characters, or an
+        integer, read as its decimal text so that 42 and "42" are the same key."""
+        if _is_empty(value):
             return None
+        value = self._integer_as_text(value, field, position)
         if not isinstance(value, str):
-            raise self._invalid(position, field, _("must be text"))
+            raise self._invalid(position, field, _("must be a string or an integer, not %s", _shown(value)))
+        return self._check_string(value.strip(), field, position, MAX_KEY_CHARS) or None
+
+    def _integer_as_text(self, value, field, position):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
+        if abs(value) >= 10**MAX_KEY_CHARS:
+            raise self._invalid(position, field, _("more than %(max)s digits", max=MAX_KEY_CHARS))
+        return str(value)
+
+    def _check_id(self, value, field, position):
+        """A record id given by server code (the API removes these fields): a positive integer."""
+        if isinstance(value, models.BaseModel):
+            value = value.id
+        if _is_empty(value):
+            return None
+        if not _is_id(value):
+            raise self._invalid(position, field, _("must be a record id, not %s", _shown(value)))
+        return value
+
+    def _check_source(self, raw, event):
+        """The document of a back-office event. Orders, deliveries, invoices and payments are
+        put on the timeline by Odoo from the document itself, never by a channel's client."""
+        position = event["position"]
+        res_model, res_id = raw.get("res_model"), self._check_id(raw.get("res_id"), "res_id", position)
+        if _is_empty(res_model):
+            res_model = None
+        elif not isinstance(res_model, str) or res_model not in self.env:
+            raise self._invalid(position, "res_model", _("%s is not a model", _shown(res_model)))
+        if bool(res_model) != bool(res_id):
+            raise self._invalid(position, "res_model" if res_id else "res_id", _("give both res_model and res_id"))
+        if res_model and not self.env[res_model].sudo().browse(res_id).exists():
+            raise self._invalid(position, "res_id", _("no %(model)s has the id %(id)s", model=res_model, id=res_id))
+        if event["kind"] in BUSINESS_KINDS and not res_model:
+            raise self._invalid(
+                position,
+                "kind",
+                _(
+                    "%(kind)r events are recorded by Odoo from the document itself (res_model and "
+                    "res_id), not sent by a channel; use one of %(allowed)s",
+                    kind=event["kind"],
+                    allowed=", ".join(kind for kind, _label in KINDS if kind not in BUSINESS_KINDS),
+                ),
+            )
+        event["res_model"], event["res_id"] = res_model, res_id
+
+    def _check_string(self, value, field, position, max_chars=None):
+        """``value`` if it is text PostgreSQL can store, of at most ``max_chars`` characters."""
+        if not isinstance(value, str):
+            raise self._invalid(position, field, _("must be text, not %s", _shown(value)))
+        if max_chars and len(value) > max_chars:
+            raise self._invalid(
+                position, field, _("%(size)s characters; at most %(max)s", size=len(value), max=max_chars)
+            )
+        if "\x00" in value:
+            raise self._invalid(
+                position, field, _("contains a NUL character (\\u0000), which cannot be stored; remove it")
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self._invalid(
+                position,
+                field,
+                _("contains an unpaired UTF-16 surrogate (such as \\ud800), which is not Unicode text; remove it"),
+            ) from None
+        return value
+
+    def _check_text(self, value, field, position):
+        if _is_empty(value):
+            return None
         limit = int(
             self.env["ir.config_parameter"].sudo().get_param("omnichannel.max_body_chars", DEFAULT_MAX_BODY_CHARS)
         )
-        if len(value) > limit:
+        if isinstance(value, str) and len(value) > limit:
             raise self._invalid(
                 position,
                 field,
@@ -147,73 +251,103 @@ class OmnichannelIngest(models.AbstractModel):
                     limit=limit,
                 ),
             )
-        return value
+        return self._check_string(value, field, position)
 
     def _check_attachments(self, attachments, position):
-        if not attachments:
+        if _is_empty(attachments) or attachments == []:
             return []
         if not isinstance(attachments, list):
             raise self._invalid(position, "attachments", _("must be a list of {name, mimetype, datas}"))
+        if len(attachments) > MAX_ATTACHMENTS:
+            raise self._invalid(
+                position,
+                "attachments",
+                _("%(count)s files; at most %(max)s", count=len(attachments), max=MAX_ATTACHMENTS),
+            )
         checked = []
         for index, attachment in enumerate(attachments, 1):
             field = f"attachments[{index}]"
-            if not isinstance(attachment, dict) or not attachment.get("name") or not attachment.get("datas"):
+            if not isinstance(attachment, dict) or _is_empty(attachment.get("name")) or not attachment.get("datas"):
                 raise self._invalid(position, field, _("needs a name and base64 datas"))
+            name = self._check_string(attachment["name"], f"{field}.name", position, MAX_KEY_CHARS)
+            mimetype = attachment.get("mimetype")
+            mimetype = None if _is_empty(mimetype) else self._check_string(mimetype, f"{field}.mimetype", position, 255)
+            datas = attachment["datas"]
             try:
-                base64.b64decode(attachment["datas"], validate=True)
+                if not isinstance(datas, str):
+                    raise TypeError
+                base64.b64decode(datas, validate=True)
             except (binascii.Error, TypeError, ValueError):
-                raise self._invalid(position, field, _("datas is not valid base64")) from None
-            checked.append(
-                {"name": attachment["name"], "mimetype": attachment.get("mimetype"), "datas": attachment["datas"]}
-            )
+                raise self._invalid(position, f"{field}.datas", _("is not valid base64")) from None
+            checked.append({"name": name, "mimetype": mimetype, "datas": datas})
         return checked
 
     def _parse_date(self, value, position):
-        if not value:
+        """A naive UTC datetime; refuses dates before 1970 or more than a few minutes ahead."""
+        if _is_empty(value):
             return fields.Datetime.now()
+        not_a_date = self._invalid(
+            position, "date", _("%s is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", _shown(value))
+        )
         if isinstance(value, datetime):
             parsed = value
-        elif isinstance(value, str):
+        elif isinstance(value, str) and len(value) <= 64:
             try:
                 parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             except ValueError:
-                raise self._invalid(
-                    position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value)
-                ) from None
+                raise not_a_date from None
         else:
-            raise self._invalid(
-                position, "date", _("%r is not an ISO 8601 date-time such as 2026-11-23T10:15:00Z", value)
-            )
+            raise not_a_date
         if parsed.tzinfo:
-            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-        return parsed.replace(microsecond=0)
+            try:
+                parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+                raise not_a_date from None
+        parsed = parsed.replace(microsecond=0)
+        now = fields.Datetime.now()
+        if parsed > now + FUTURE_TOLERANCE:
+            raise self._invalid(
+                position,
+                "date",
+                _(
+                    "%(date)s UTC is in the future (it is %(now)s UTC); send when the event happened",
+                    date=parsed,
+                    now=now.replace(microsecond=0),
+                ),
+            )
+        if parsed < OLDEST_DATE:
+            raise self._invalid(position, "date", _("%(date)s is before 1970", date=parsed))
+        return parsed
 
     def _prepare_sender(self, raw, event):
         """Fill event['partner_id'] (known partner) or event['identities'] (ordered (kind, value))."""
         position, channel = event["position"], event["channel"]
-        partner_id = raw.get("partner_id")
-        if isinstance(partner_id, models.BaseModel):
-            partner_id = partner_id.id
-        event["partner_id"] = partner_id or None
-        sender = raw.get("sender") or {}
+        event["partner_id"] = partner_id = self._check_id(raw.get("partner_id"), "partner_id", position)
+        sender = raw.get("sender")
+        if _is_empty(sender):
+            sender = {}
         if not isinstance(sender, dict):
             raise self._invalid(position, "sender", _("must be an object with phone, email, provider_id or name"))
         Identity = self.env["omnichannel.identity"]
         identities = []
         for key in SENDER_KEYS:
             value = sender.get(key)
-            if value in (None, ""):
+            if _is_empty(value):
                 continue
+            field = f"sender.{key}"
+            if key != "email":
+                value = self._integer_as_text(value, field, position)  # a Telegram chat id, say
+            value = self._check_string(value, field, position, MAX_KEY_CHARS)
             kind = {"provider_id": "external", "phone": "phone", "email": "email"}[key]
             if kind == "external":
                 value = f"{channel.channel_type}:{value}"
             try:
-                identities.append((kind, Identity._normalize(kind, str(value), channel.country_id.code)))
+                identities.append((kind, Identity._normalize(kind, value, channel.country_id.code)))
             except ValueError as exc:
-                raise self._invalid(position, f"sender.{key}", str(exc)) from None
+                raise self._invalid(position, field, str(exc)) from None
         name = sender.get("name")
-        if name is not None and not isinstance(name, str):
-            raise self._invalid(position, "sender.name", _("must be text"))
+        if not _is_empty(name):
+            self._check_string(name, "sender.name", position)
         event["identities"] = identities
         event["sender_name"] = (name or "").strip()[:128] or None
         if not partner_id and not identities:
@@ -268,8 +402,8 @@ class OmnichannelIngest(models.AbstractModel):
         for event in events:
             if not event["partner_id"]:
                 by_company[event["channel"].company_id].append(event)
-        claims = []
         for company, company_events in by_company.items():
+            claims = []
             pairs = {pair for event in company_events for pair in event["identities"]}
             indexed = {pair: partner_id for pair, (_id, partner_id) in Identity._lookup(pairs, company).items()}
             known = dict(indexed)
@@ -300,12 +434,14 @@ class OmnichannelIngest(models.AbstractModel):
                         claimed.add(pair)
                         claims.append((partner_id, *pair, event["channel"]))
                 event["partner_id"] = partner_id
-        if claims:
-            partners = Partner.browse({c[0] for c in claims})
-            company_of = {p.id: p.company_id.id or None for p in partners}
-            Identity._claim(
-                [(pid, kind, value, company_of[pid], "channel", channel.id) for pid, kind, value, channel in claims]
-            )
+            if claims:
+                # Claimed now, so that the next company's lookup finds the shared contacts
+                # this one just created rather than create them again.
+                partners = Partner.browse({c[0] for c in claims})
+                company_of = {p.id: p.company_id.id or None for p in partners}
+                Identity._claim(
+                    [(pid, kind, value, company_of[pid], "channel", channel.id) for pid, kind, value, channel in claims]
+                )
         partners = Partner.browse({e["partner_id"] for e in events}).exists()
         unknown = {e["partner_id"] for e in events} - set(partners.ids)
         if unknown:
@@ -316,23 +452,37 @@ class OmnichannelIngest(models.AbstractModel):
             event["commercial_partner_id"] = commercial[event["partner_id"]]
 
     def _match_partner_fields(self, pairs, company):
-        """Partners whose email or phone/mobile fields hold one of ``pairs``, for identities not yet indexed."""
+        """Partners whose email or phone/mobile fields hold one of ``pairs``, for identities not yet indexed.
+
+        Only contacts ``company`` may see (shared ones, its own and its parent companies');
+        as with identities, the nearest company's contact wins, then the oldest.
+        """
         Partner = self.env["res.partner"].sudo().with_context(active_test=False)
+        visible = company.sudo().parent_ids.ids or company.ids
+        company_domain = [("company_id", "in", [False, *visible])]
+
+        def nearest_first(partners):
+            rank = {company_id: rank for rank, company_id in enumerate(visible, 1)}
+            return partners.sorted(lambda partner: (-rank.get(partner.company_id.id, 0), partner.id))
+
         found = {}
-        company_domain = [("company_id", "in", [False, company.id])]
         spelled = {spelling: value for kind, value in pairs if kind == "email" for spelling in email_spellings(value)}
         if spelled:
             domain = [("email_normalized", "in", list(spelled))] + company_domain
-            for partner in Partner.search(domain, order="id"):
+            for partner in nearest_first(Partner.search(domain)):
                 found.setdefault(("email", spelled[partner.email_normalized]), partner.id)
         phones = [value for kind, value in pairs if kind == "phone"]
         if phones:
-            for partner in Partner.search([("phone_sanitized", "in", phones)] + company_domain, order="id"):
+            for partner in nearest_first(Partner.search([("phone_sanitized", "in", phones)] + company_domain)):
                 found.setdefault(("phone", partner.phone_sanitized), partner.id)
         return found
 
     def _create_partners(self, events):
-        """New contacts for the senders of ``events``, named from their provider profile."""
+        """New contacts for the senders of ``events``, named from their provider profile.
+
+        Shared between companies, as Odoo's contacts are, unless the channel keeps its new
+        contacts in its company.
+        """
         vals_list = []
         for event in events:
             values = dict(event["identities"])
@@ -347,7 +497,7 @@ class OmnichannelIngest(models.AbstractModel):
                     "name": name,
                     "phone": values.get("phone"),
                     "email": values.get("email"),
-                    "company_id": event["channel"].company_id.id,
+                    "company_id": event["channel"].company_id.id if event["channel"].new_contacts_restricted else False,
                     "omni_source_channel_id": event["channel"].id,
                 }
             )
@@ -417,25 +567,31 @@ class OmnichannelIngest(models.AbstractModel):
 
     def _conversations_by_key(self, keys, resolved):
         """{(partner, channel, thread key): conversation} of the open, or last resolved, ones."""
-        keys = set(keys)
-        conversations = (
-            self.env["omnichannel.conversation"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", list({k[0] for k in keys})),
-                    ("channel_id", "in", list({k[1] for k in keys})),
-                    ("state", "=" if resolved else "!=", "resolved"),
-                ],
-                order="resolved_date desc, id desc",
-            )
+        Conversation = self.env["omnichannel.conversation"].sudo()
+        Conversation.flush_model()
+        rows = self.env.execute_query(self._conversation_by_key_query(list(set(keys)), resolved))
+        return {
+            (partner_id, channel_id, thread_key or None): Conversation.browse(conversation_id)
+            for partner_id, channel_id, thread_key, conversation_id in rows
+        }
+
+    def _conversation_by_key_query(self, keys, resolved):
+        """One index probe per key (omnichannel_conversation_one_open, _last_resolved): a
+        customer with years of resolved conversations costs what a new one does."""
+        return SQL(
+            """SELECT k.partner_id, k.channel_id, k.thread_key, c.id
+                 FROM unnest(%s::int[], %s::int[], %s::varchar[]) AS k(partner_id, channel_id, thread_key)
+                 CROSS JOIN LATERAL (
+                       SELECT id FROM omnichannel_conversation c
+                        WHERE c.partner_id = k.partner_id AND c.channel_id = k.channel_id
+                          AND COALESCE(c.thread_key, '') = k.thread_key AND %s
+                     ORDER BY c.resolved_date DESC NULLS LAST, c.id DESC
+                        LIMIT 1) AS c""",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] or "" for k in keys],
+            SQL("c.state = 'resolved'") if resolved else SQL("c.state != 'resolved'"),
         )
-        found = {}
-        for conversation in conversations:
-            key = (conversation.partner_id.id, conversation.channel_id.id, conversation.thread_key or None)
-            if key in keys:
-                found.setdefault(key, conversation)
-        return found
 
     def _reopen_or_open(self, channel_of_key, messages_of):
         """Conversations for keys with none open: the last resolved one reopened, if the
@@ -509,60 +665,45 @@ class OmnichannelIngest(models.AbstractModel):
                         for attachment in event["attachments"]
                     ]
                 )
+        for event, message in zip(to_post, messages):
+            if event["direction"] == "inbound":
+                # As message_post would: the conversation's followers (its agent among them) get
+                # an Odoo inbox notification or an email, as each of them prefers.
+                event["conversation"]._notify_thread(message)
 
     def _insert_interactions(self, events):
-        """Write the timeline rows in one statement.
+        """Write the timeline rows, in one statement.
 
         ON CONFLICT makes a concurrent delivery of the same event fail with a
         serialization error under REPEATABLE READ, so its transaction is retried and
         then returns the row written here: never two rows for one event.
         """
-        self.env.flush_all()
-        now, uid = fields.Datetime.now(), self.env.uid
         rows = [
-            (
-                event["partner_id"],
-                event["commercial_partner_id"],
-                event["channel"].id,
-                event["channel"].channel_type,
-                event["channel"].company_id.id,
-                event["kind"],
-                event["direction"],
-                event["date"],
-                self._summary(event),
-                event["conversation"].id or None,
-                event["mail_message_id"],
-                event["user_id"],
-                event["res_model"],
-                event["res_id"],
-                event["external_id"],
-                uid,
-                uid,
-                now,
-                now,
-            )
+            {
+                "partner_id": event["partner_id"],
+                "commercial_partner_id": event["commercial_partner_id"],
+                "channel_id": event["channel"].id,
+                "channel_type": event["channel"].channel_type,
+                "company_id": event["channel"].company_id.id,
+                "kind": event["kind"],
+                "direction": event["direction"],
+                "date": event["date"],
+                "summary": self._summary(event),
+                "conversation_id": event["conversation"].id or None,
+                "mail_message_id": event["mail_message_id"],
+                "user_id": event["user_id"],
+                "res_model": event["res_model"],
+                "res_id": event["res_id"],
+                "external_id": event["external_id"],
+            }
             for event in events
         ]
-        self.env.cr.execute(
-            f"""INSERT INTO omnichannel_interaction
-                    (partner_id, commercial_partner_id, channel_id, channel_type, company_id, kind,
-                     direction, date, summary, conversation_id, message_id, user_id, res_model, res_id,
-                     external_id, create_uid, write_uid, create_date, write_date)
-                VALUES {", ".join(["%s"] * len(rows))}
-                ON CONFLICT DO NOTHING RETURNING id""",
-            rows,
-        )
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        self.env["omnichannel.conversation"].invalidate_model(["interaction_ids"])
-        self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
+        ids = self.env["omnichannel.interaction"]._insert_rows(rows)
         if len(ids) != len(rows):
             # Only reachable outside REPEATABLE READ; refuse rather than lose the order of ids.
             raise ValidationError(_("Some of these events were recorded by another transaction meanwhile; retry."))
         for event, interaction_id in zip(events, ids):
             event["interaction_id"] = interaction_id
-        self.env["omnichannel.interaction"]._notify_timeline(
-            {e["partner_id"] for e in events} | {e["commercial_partner_id"] for e in events}
-        )
 
     def _summary(self, event):
         text = event["summary"] or event["body"] or ", ".join(a["name"] for a in event["attachments"]) or ""

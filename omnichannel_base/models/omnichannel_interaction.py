@@ -2,6 +2,7 @@ import logging
 import time
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 from odoo.tools.translate import LazyTranslate
 
 _lt = LazyTranslate(__name__)
@@ -69,6 +70,44 @@ CHANNEL_ICONS = {
 }
 
 
+# What callers of the one writer (``_insert_rows``) may set; the rest is stamped by it.
+WRITABLE_COLUMNS = (
+    "partner_id",
+    "commercial_partner_id",
+    "channel_id",
+    "channel_type",
+    "company_id",
+    "kind",
+    "direction",
+    "date",
+    "summary",
+    "conversation_id",
+    "mail_message_id",
+    "user_id",
+    "res_model",
+    "res_id",
+    "external_id",
+    "delivery_state",
+    "delivery_error",
+)
+STAMP_COLUMNS = ("create_uid", "write_uid", "create_date", "write_date")
+# What a back-office backfill SELECT yields, in this order (``_backfill_business_events``).
+BACKFILL_COLUMNS = (
+    "partner_id",
+    "commercial_partner_id",
+    "company_id",
+    "kind",
+    "direction",
+    "date",
+    "summary",
+    "user_id",
+    "res_model",
+    "res_id",
+    "external_id",
+)
+BACKFILLED_PARAM = "omnichannel.backfilled_sources"  # the source models whose history is on the timelines
+
+
 class OmnichannelInteraction(models.Model):
     """The timeline index: one row per touchpoint with a customer, on any channel.
 
@@ -100,7 +139,10 @@ class OmnichannelInteraction(models.Model):
     conversation_id = fields.Many2one(
         "omnichannel.conversation", ondelete="set null", readonly=True, index="btree_not_null"
     )
-    message_id = fields.Many2one("mail.message", string="Message", ondelete="set null", readonly=True)
+    # Not "message_id": that is an RFC 5322 Message-Id everywhere else in Odoo's mail.
+    mail_message_id = fields.Many2one(
+        "mail.message", string="Chatter Message", ondelete="set null", readonly=True, index="btree_not_null"
+    )
     user_id = fields.Many2one("res.users", string="Agent", readonly=True)
     res_model = fields.Char(string="Source Model", readonly=True)
     res_id = fields.Many2oneReference(string="Source Record", model_field="res_model", readonly=True)
@@ -138,27 +180,51 @@ class OmnichannelInteraction(models.Model):
                ON omnichannel_interaction (res_model, res_id, external_id)
                WHERE channel_id IS NULL AND res_model IS NOT NULL AND external_id IS NOT NULL"""
         )
-        # At install, and at the first update of a database that had the module before
-        # its back-office events: put the existing history on the timelines.
-        cr.execute("SELECT 1 FROM omnichannel_interaction WHERE channel_id IS NULL AND res_model IS NOT NULL LIMIT 1")
-        if not cr.fetchone():
-            self._backfill_business_events()
+        # The Interactions list sorts everything by (date, id): without this, every page sorts the table.
+        cr.execute(
+            """CREATE INDEX IF NOT EXISTS omnichannel_interaction_date_id
+               ON omnichannel_interaction (date DESC, id DESC)"""
+        )
 
     @api.model
     def _search(self, domain, *args, **kwargs):
-        # Business events are as visible as their documents' model: an agent without
-        # sales or invoicing rights finds no order or invoice event here either.
+        # An event about a document is as visible as the document: the Interactions list,
+        # search_read and read_group show it only to users who may read that document under
+        # Odoo's access rights and record rules. The timeline pages through _omni_timeline_rows
+        # and checks each page's documents itself (context key), which keeps its keyset cheap.
         if not self.env.su:
-            hidden = self._hidden_source_models()
-            if hidden:
-                domain = [*domain, ("res_model", "not in", hidden)] if domain else [("res_model", "not in", hidden)]
+            domain = [*domain, *self._readable_documents_domain(not self.env.context.get("omni_documents_checked"))]
         return super()._search(domain, *args, **kwargs)
 
     @api.model
-    def _hidden_source_models(self):
-        """Document models on the timeline whose records this user may not read at all."""
-        sources = self.env["omnichannel.timeline.source"]._inherit_children
-        return sorted(model for model in sources if not self.env[model].has_access("read"))
+    def _readable_documents_domain(self, record_rules=True):
+        """A domain keeping the events whose document this user may read: by model (access
+        rights), and with ``record_rules``, by record."""
+        domain = []
+        for model in self._source_models():
+            if model not in self.env or not self.env[model].has_access("read"):
+                domain.append(("res_model", "!=", model))
+            elif record_rules and self.env["ir.rule"]._compute_domain(model, "read"):
+                readable = self.env[model].with_context(active_test=False)._search([])
+                domain += ["|", ("res_model", "!=", model), ("res_id", "in", readable)]
+        return domain
+
+    @api.model
+    def _source_models(self):
+        """Every document model events point at: the timeline sources, and whichever models
+        customers' mail was recorded on. A loose index scan: one probe per model, whatever the size."""
+        self.env.cr.execute(
+            """WITH RECURSIVE m(name) AS (
+                   (SELECT res_model FROM omnichannel_interaction WHERE res_model IS NOT NULL
+                     ORDER BY res_model LIMIT 1)
+                   UNION ALL
+                   SELECT (SELECT res_model FROM omnichannel_interaction
+                            WHERE res_model IS NOT NULL AND res_model > m.name ORDER BY res_model LIMIT 1)
+                     FROM m WHERE m.name IS NOT NULL)
+               SELECT name FROM m WHERE name IS NOT NULL"""
+        )
+        found = {name for (name,) in self.env.cr.fetchall()}
+        return sorted(found | set(self.env["omnichannel.timeline.source"]._inherit_children))
 
     def action_open_source(self):
         self.ensure_one()
@@ -184,33 +250,126 @@ class OmnichannelInteraction(models.Model):
             group = self.env.ref("omnichannel_base.group_omnichannel_user")
             self.env["bus.bus"]._sendone(group, "omnichannel.timeline/updated", {"partner_ids": sorted(partner_ids)})
 
+    # ------------------------------------------------------------ the one writer
     @api.model
-    def _backfill_business_events(self):
+    def _insert_rows(self, rows):
+        """The one writer of ``omnichannel_interaction``: INSERT ``rows`` (dicts of WRITABLE_COLUMNS).
+
+        A row already recorded (same channel and external id, or same document and event) is
+        skipped. Runs as SQL whoever the user is, since events are the system's record of what
+        happened: the callers decide what may be recorded. Returns the new ids, in row order.
+        """
+        if not rows:
+            return []
+        self.env.flush_all()
+        now, uid = fields.Datetime.now(), self.env.uid
+        values = [tuple(row.get(column) for column in WRITABLE_COLUMNS) + (uid, uid, now, now) for row in rows]
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO omnichannel_interaction (%s) VALUES %s ON CONFLICT DO NOTHING RETURNING id",
+                SQL(", ").join(SQL.identifier(column) for column in (*WRITABLE_COLUMNS, *STAMP_COLUMNS)),
+                SQL(", ").join(SQL("%s", value) for value in values),
+            )
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        if ids:
+            self._after_write({row["partner_id"] for row in rows} | {row["commercial_partner_id"] for row in rows})
+        return ids
+
+    @api.model
+    def _insert_select(self, columns, select):
+        """Like ``_insert_rows``, from ``select`` (an ``SQL`` yielding ``columns``, a subset of
+        WRITABLE_COLUMNS, in that order): for set-based backfills. Returns the number of rows written."""
+        assert set(columns) <= set(WRITABLE_COLUMNS), columns
+        self.env.flush_all()
+        columns = [SQL.identifier(column) for column in columns]
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO omnichannel_interaction (%(columns)s, create_uid, write_uid, create_date, write_date)
+                   SELECT %(columns)s, %(uid)s, %(uid)s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+                     FROM (%(select)s) AS e
+                   ON CONFLICT DO NOTHING""",
+                columns=SQL(", ").join(columns),
+                uid=self.env.uid,
+                select=select,
+            )
+        )
+        written = self.env.cr.rowcount
+        if written:
+            self._after_write(set())
+        return written
+
+    @api.model
+    def _after_write(self, partner_ids):
+        self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
+        self.env["omnichannel.conversation"].invalidate_model(["interaction_ids"])
+        self._notify_timeline(partner_ids)
+
+    @api.model
+    def _set_delivery_state(self, state, updates):
+        """Delivery ``state`` of outbound rows: ``updates`` = [(mail.message id, recipient partner
+        id, reason)]. One statement, however many recipients."""
+        if not updates:
+            return
+        self.flush_model(["delivery_state", "delivery_error"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_interaction i SET delivery_state = %s, delivery_error = u.reason
+                 FROM unnest(%s::int[], %s::int[], %s::varchar[]) AS u(message_id, partner_id, reason)
+                WHERE i.mail_message_id = u.message_id AND i.partner_id = u.partner_id
+                  AND i.direction = 'outbound'""",
+            [state, *map(list, zip(*updates))],
+        )
+        self.invalidate_model(["delivery_state", "delivery_error"])
+
+    @api.model
+    def _link_mail_message(self, channel, message):
+        """Point the row ingest wrote for an email at the chatter message the gateway posted for it."""
+        self.flush_model(["mail_message_id"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_interaction SET mail_message_id = %s
+                WHERE channel_id = %s AND external_id = %s AND mail_message_id IS NULL""",
+            [message.id, channel.id, message.message_id],
+        )
+        self.invalidate_model(["mail_message_id"])
+
+    # ------------------------------------------------------------ back-office events
+    @api.model
+    def _backfill_source(self, model):
+        """Put the history of one timeline source model on the timelines, once per database.
+
+        Called when a module makes ``model`` a timeline source, at its install (or at the
+        first update of a database that had it before). Returns (rows, seconds)."""
+        param = self.env["ir.config_parameter"].sudo()
+        done = set(filter(None, (param.get_param(BACKFILLED_PARAM) or "").split(",")))
+        if model in done:
+            return 0, 0.0
+        rows, seconds = self._backfill_business_events([model])
+        param.set_param(BACKFILLED_PARAM, ",".join(sorted(done | {model})))
+        return rows, seconds
+
+    @api.model
+    def _backfill_business_events(self, models_=None):
         """Put the back office's history on the timeline, with set-based SQL.
 
-        Runs at install, so orders, deliveries, invoices and payments that existed
-        before show at once. Events already recorded are skipped. Returns (rows, seconds).
+        Events already recorded are skipped. Returns (rows, seconds).
         """
         started = time.perf_counter()
-        self.env.flush_all()
         total = 0
-        for model in sorted(self.env["omnichannel.timeline.source"]._inherit_children):
+        for model in sorted(models_ or self.env["omnichannel.timeline.source"]._inherit_children):
             for event, select, params in self.env[model]._omni_backfill_queries():
-                self.env.cr.execute(
-                    f"""INSERT INTO omnichannel_interaction
-                            (partner_id, commercial_partner_id, company_id, kind, direction, date, summary,
-                             user_id, res_model, res_id, external_id, create_uid, write_uid, create_date, write_date)
-                        SELECT e.partner_id, p.commercial_partner_id, e.company_id, e.kind, e.direction,
-                               date_trunc('second', e.date),
-                               e.summary, e.user_id, %s, e.res_id, %s, %s, %s,
-                               now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-                          FROM ({select}) AS e
-                          JOIN res_partner p ON p.id = e.partner_id
-                        ON CONFLICT DO NOTHING""",
-                    [model, event, self.env.uid, self.env.uid, *params],
+                total += self._insert_select(
+                    BACKFILL_COLUMNS,
+                    SQL(
+                        """SELECT e.partner_id, p.commercial_partner_id, e.company_id, e.kind, e.direction,
+                                  date_trunc('second', e.date) AS date, e.summary, e.user_id,
+                                  %s AS res_model, e.res_id, %s AS external_id
+                             FROM (%s) AS e
+                             JOIN res_partner p ON p.id = e.partner_id""",
+                        model,
+                        event,
+                        SQL(select, *params),
+                    )
                 )
-                total += self.env.cr.rowcount
-        self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
         seconds = time.perf_counter() - started
         _logger.info("omnichannel: %s back-office events put on the timeline in %.1f s", total, seconds)
         return total, seconds

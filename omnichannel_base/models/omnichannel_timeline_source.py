@@ -14,51 +14,41 @@ class OmnichannelTimelineSource(models.AbstractModel):
     _name = "omnichannel.timeline.source"
     _description = "Timeline Source Document"
 
+    def _auto_init(self):
+        # Not init(): sale.order's and account.move's own init() do not call super().
+        result = super()._auto_init()
+        if not self._abstract:
+            # Once every model of the installing module has its table: this source's history,
+            # from before the module that made it a source, goes on the timelines.
+            self.pool.post_init(self.env["omnichannel.interaction"]._backfill_source, self._name)
+        return result
+
     def _omni_record_event(self, event, kind, direction, summary):
         """Write the ``event`` of these documents on their customers' timelines, once each.
 
         ``summary`` holds one ``%s`` for the document's name. The author is the user who
         made the transition, or the document's responsible when it was done by the system.
+        Whoever acts (a salesperson, a billing user) needs no Omnichannel rights for it.
         """
-        records = self.filtered("partner_id")
-        if not records:
-            return []
         now = fields.Datetime.now()
-        Interaction = self.env["omnichannel.interaction"]
-        rows = [
-            (
-                record.partner_id.id,
-                record.partner_id.commercial_partner_id.id,
-                (record.company_id or self.env.company).id,
-                kind,
-                direction,
-                now,
-                summary % record.display_name,
-                record._omni_event_user().id or None,
-                record._name,
-                record.id,
-                event,
-                self.env.uid,
-                self.env.uid,
-                now,
-                now,
-            )
-            for record in records
-        ]
-        self.env.cr.execute(
-            f"""INSERT INTO omnichannel_interaction
-                    (partner_id, commercial_partner_id, company_id, kind, direction, date, summary, user_id,
-                     res_model, res_id, external_id, create_uid, write_uid, create_date, write_date)
-                VALUES {", ".join(["%s"] * len(rows))}
-                ON CONFLICT DO NOTHING RETURNING id""",
-            rows,
+        return self.env["omnichannel.interaction"]._insert_rows(
+            [
+                {
+                    "partner_id": record.partner_id.id,
+                    "commercial_partner_id": record.partner_id.commercial_partner_id.id,
+                    "company_id": (record.company_id or self.env.company).id,
+                    "kind": kind,
+                    "direction": direction,
+                    "date": now,
+                    "summary": summary % record.display_name,
+                    "user_id": record._omni_event_user().id or None,
+                    "res_model": record._name,
+                    "res_id": record.id,
+                    "external_id": event,
+                }
+                for record in self.filtered("partner_id")
+            ]
         )
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        if ids:  # already on the timeline: nothing changed, nobody to tell
-            self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
-            written = Interaction.browse(ids)
-            Interaction._notify_timeline(set(written.partner_id.ids) | set(written.commercial_partner_id.ids))
-        return ids
 
     def _omni_event_user(self):
         if not self.env.user._is_superuser() and not self.env.user.share:

@@ -193,7 +193,8 @@ class ResPartner(models.Model):
 
     def _omni_timeline_rows(self, domain, cursor, limit):
         """Up to ``limit`` interactions of ``domain`` older than ``cursor`` = (date, id), newest first."""
-        Interaction = self.env["omnichannel.interaction"]
+        # Record rules of documents are checked per page (_omni_timeline_items), not in the query.
+        Interaction = self.env["omnichannel.interaction"].with_context(omni_documents_checked=True)
         query = Interaction._search(domain, order="date DESC, id DESC", limit=limit)
         if cursor:
             date, last_id = fields.Datetime.to_datetime(cursor[0]), int(cursor[1])
@@ -356,6 +357,9 @@ class ResPartner(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
+        if "company_id" in vals:
+            # Identities belong where their contact does (Odoo moves the children itself).
+            self.env["omnichannel.identity"].sudo()._follow_partner_company(self)
         if set(IDENTITY_FIELDS) & set(vals) or "country_id" in vals or "company_id" in vals:
             self._omni_sync_field_identities()
         if "parent_id" in vals or "is_company" in vals:

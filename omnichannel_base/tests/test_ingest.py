@@ -145,8 +145,8 @@ class TestConversations(OmnichannelCase):
             self.event(direction="outbound", partner_id=inbound.partner_id.id, user_id=self.agent.id, body="Enviado")
         )
         self.assertEqual(reply.conversation_id, inbound.conversation_id)
-        self.assertEqual(reply.message_id.author_id, self.agent.partner_id)
-        self.assertEqual(inbound.message_id.author_id, inbound.partner_id)
+        self.assertEqual(reply.mail_message_id.author_id, self.agent.partner_id)
+        self.assertEqual(inbound.mail_message_id.author_id, inbound.partner_id)
 
     def test_message_after_resolution_reopens(self):
         first = self.ingest.ingest(self.event(sender={"phone": "+34600000013"}))
@@ -182,7 +182,7 @@ class TestConversations(OmnichannelCase):
         interaction = self.ingest.ingest(
             self.event(sender={"phone": "+34600000017"}, attachments=[{"name": "ticket.txt", "datas": "aG9sYQ=="}])
         )
-        self.assertEqual(interaction.message_id.attachment_ids.mapped("name"), ["ticket.txt"])
+        self.assertEqual(interaction.mail_message_id.attachment_ids.mapped("name"), ["ticket.txt"])
 
 
 @tagged("post_install", "-at_install")

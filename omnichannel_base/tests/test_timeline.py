@@ -149,19 +149,31 @@ class TestBackOfficeEvents(TimelineCase):
         self.assertEqual(restored, expected)
         self.assertEqual(self.env["omnichannel.interaction"]._backfill_business_events()[0], 0, "nothing twice")
 
-    def test_update_of_a_database_without_back_office_events_backfills(self):
+    def test_a_source_added_later_gets_its_own_backfill(self):
+        # As if the module making sale.order a timeline source were installed only now, on a
+        # database whose other sources (invoices, deliveries) are already on the timelines.
         order = self.order()
         order.action_confirm()
-        self.env.cr.execute("DELETE FROM omnichannel_interaction WHERE channel_id IS NULL AND res_model IS NOT NULL")
+        invoice = self.invoice()
+        invoice.action_post()
+        self.env.cr.execute("DELETE FROM omnichannel_interaction WHERE res_model = 'sale.order'")
+        param = self.env["ir.config_parameter"].sudo()
+        sources = param.get_param("omnichannel.backfilled_sources").split(",")
+        self.assertIn("sale.order", sources)
+        param.set_param("omnichannel.backfilled_sources", ",".join(s for s in sources if s != "sale.order"))
         self.env.invalidate_all()
-        self.env["omnichannel.interaction"].init()  # what -u omnichannel_base runs
+        # What installing or updating that module runs for the model.
+        self.registry.init_models(self.env.cr, ["sale.order"], {"module": "omnichannel_base"}, install=False)
         self.assertEqual(self.events(order).external_id, "confirmed")
         self.assertIn(
-            self.env.ref("sale.sale_order_4"),
-            self.env["sale.order"].browse(
-                self.env["omnichannel.interaction"].search([("res_model", "=", "sale.order")]).mapped("res_id")
-            ),
+            self.env.ref("sale.sale_order_4").id,
+            self.env["omnichannel.interaction"].search([("res_model", "=", "sale.order")]).mapped("res_id"),
         )
+        self.assertIn("sale.order", param.get_param("omnichannel.backfilled_sources").split(","))
+        self.assertEqual(len(self.events(invoice)), 1, "other sources are not backfilled again")
+        self.env.cr.execute("DELETE FROM omnichannel_interaction WHERE res_model = 'sale.order'")
+        self.registry.init_models(self.env.cr, ["sale.order"], {"module": "omnichannel_base"}, install=False)
+        self.assertFalse(self.events(order), "a source is backfilled once; later updates leave the index alone")
 
 
 @tagged("post_install", "-at_install")

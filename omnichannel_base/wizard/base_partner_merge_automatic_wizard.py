@@ -27,4 +27,9 @@ class MergePartnerAutomatic(models.TransientModel):
                 message_type="notification",
             )
         colliding.action_resolve()
+        # The merged-away contacts' phones and emails still recognise the customer: their
+        # identities move to the kept contact, no longer mirroring a field of it.
+        self.env["omnichannel.identity"].sudo().search(
+            [("partner_id", "in", src_partners.ids), ("origin", "=", "field")]
+        ).write({"origin": "manual"})
         return super()._update_foreign_keys(src_partners, dst_partner)

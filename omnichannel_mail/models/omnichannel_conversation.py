@@ -125,12 +125,7 @@ class OmnichannelConversation(models.Model):
             self._omni_record_colleague_reply(message)
         elif self.env.context.get("from_alias") and message.message_type == "email" and message.message_id:
             # The gateway posted the mail that ingest recorded: link the timeline row to it.
-            self.env.cr.execute(
-                """UPDATE omnichannel_interaction SET message_id = %s
-                    WHERE channel_id = %s AND external_id = %s AND message_id IS NULL""",
-                [message.id, self.channel_id.id, message.message_id],
-            )
-            self.env["omnichannel.interaction"].invalidate_model(["message_id"])
+            self.env["omnichannel.interaction"]._link_mail_message(self.channel_id, message)
             self._omni_acknowledge()
         return result
 

@@ -19,7 +19,7 @@ class TestMailGateway(MailChannelCase):
         self.assertIn("talla 38", message.body)
         interaction = conversation.interaction_ids
         self.assertEqual((interaction.kind, interaction.direction), ("email", "inbound"))
-        self.assertEqual(interaction.message_id, message, "the timeline row links to the mail")
+        self.assertEqual(interaction.mail_message_id, message, "the timeline row links to the mail")
         self.assertEqual(interaction.summary, "Consulta sobre un pedido")
         self.assertEqual(conversation.state, "new")
 
