@@ -8,8 +8,11 @@
     "website": "https://github.com/omnichannel-crm/omnichannel",
     "depends": ["omnichannel_base", "mail", "crm"],
     "data": [
+        "security/omnichannel_mail_security.xml",
+        "security/ir.model.access.csv",
         "data/mail_template_data.xml",
         "views/omnichannel_channel_views.xml",
+        "views/omnichannel_mail_failure_views.xml",
     ],
     "demo": [
         "demo/omnichannel_mail_demo.xml",

@@ -25,6 +25,10 @@ class OmnichannelChannel(models.Model):
         string="Mailboxes",
         help="IMAP or POP mailboxes whose mail feeds this channel.",
     )
+    mail_failure_count = fields.Integer(
+        compute="_compute_mail_failure_count",
+        groups="omnichannel_base.group_omnichannel_manager,base.group_system",
+    )
 
     mail_unknown_sender = fields.Selection(
         [("contact", "Become contacts"), ("lead", "Become contacts and leads")],
@@ -41,6 +45,21 @@ class OmnichannelChannel(models.Model):
         help="Sent once to the customer when their mail opens a new conversation. It is marked as an "
         "automatic reply, so their auto-responders do not answer it.",
     )
+
+    def _compute_mail_failure_count(self):
+        counts = dict(
+            self.env["omnichannel.mail.failure"]._read_group(
+                [("channel_id", "in", self.ids), ("state", "=", "failed")], ["channel_id"], ["__count"]
+            )
+        )
+        for channel in self:
+            channel.mail_failure_count = counts.get(channel, 0)
+
+    def action_view_mail_failures(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("omnichannel_mail.action_omnichannel_mail_failure")
+        action["domain"] = [("channel_id", "=", self.id)]
+        return action
 
     def _alias_get_creation_values(self):
         values = super()._alias_get_creation_values()
