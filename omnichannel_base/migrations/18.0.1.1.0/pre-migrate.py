@@ -9,7 +9,18 @@ def migrate(cr, version):
     )
     if not cr.fetchone():
         return
-    cr.execute("ALTER TABLE omnichannel_interaction RENAME COLUMN message_id TO mail_message_id")
+    cr.execute(
+        """SELECT 1 FROM information_schema.columns
+            WHERE table_name = 'omnichannel_interaction' AND column_name = 'mail_message_id'"""
+    )
+    if cr.fetchone():  # an update with the new field ran before this migration: merge the two
+        cr.execute(
+            """UPDATE omnichannel_interaction SET mail_message_id = message_id
+                WHERE mail_message_id IS NULL AND message_id IS NOT NULL"""
+        )
+        cr.execute("ALTER TABLE omnichannel_interaction DROP COLUMN message_id")
+    else:
+        cr.execute("ALTER TABLE omnichannel_interaction RENAME COLUMN message_id TO mail_message_id")
     cr.execute(
         """UPDATE ir_model_fields SET name = 'mail_message_id'
             WHERE model = 'omnichannel.interaction' AND name = 'message_id'"""
