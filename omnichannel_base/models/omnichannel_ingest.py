@@ -605,7 +605,9 @@ class OmnichannelIngest(models.AbstractModel):
             values = Conversation._values_after_messages(dict(current, state="open"), messages_of[key])
             conversation.write(dict(values, resolved_date=False))  # a reopening shows in the chatter
         new_keys = [key for key in channel_of_key if key not in result]
-        created = Conversation.with_context(mail_create_nolog=True).create(
+        # Nobody follows a conversation for having opened it: ingest runs as the system, or as
+        # the public user of a webhook. Its agent follows once assigned.
+        created = Conversation.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
             [
                 {
                     "partner_id": key[0],
@@ -665,10 +667,20 @@ class OmnichannelIngest(models.AbstractModel):
                         for attachment in event["attachments"]
                     ]
                 )
-        for event, message in zip(to_post, messages):
-            if event["direction"] == "inbound":
-                # As message_post would: the conversation's followers (its agent among them) get
-                # an Odoo inbox notification or an email, as each of them prefers.
+        # As message_post would: the conversation's followers (its agent among them) get an Odoo
+        # inbox notification or an email, as each of them prefers. Conversations nobody follows
+        # (no agent yet) are skipped with one query for the whole batch.
+        inbound = [(event, message) for event, message in zip(to_post, messages) if event["direction"] == "inbound"]
+        followed = self.env["mail.followers"].sudo()._read_group(
+            [
+                ("res_model", "=", "omnichannel.conversation"),
+                ("res_id", "in", list({event["conversation"].id for event, _message in inbound})),
+            ],
+            ["res_id"],
+        )
+        followed = {res_id for (res_id,) in followed}
+        for event, message in inbound:
+            if event["conversation"].id in followed:
                 event["conversation"]._notify_thread(message)
 
     def _insert_interactions(self, events):
