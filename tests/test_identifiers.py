@@ -24,7 +24,9 @@ def test_phone_formats(typed, region, expected):
 
 
 @pytest.mark.parametrize(
-    "typed, region", [("", "ES"), ("hello", "ES"), ("12", "ES"), ("612345678", None), ("+34 6", "ES")]
+    "typed, region",
+    [("", "ES"), ("hello", "ES"), ("12", "ES"), ("612345678", None), ("+34 6", "ES"), ("00", "ES"), ("00x", "ES")]
+    + [("0034", "ES"), ("001", "ES"), ("00" + "1" * 300, "ES")],
 )
 def test_bad_phones(typed, region):
     with pytest.raises(ValueError):

@@ -10,3 +10,4 @@ from . import omnichannel_timeline_source
 from . import sale_order
 from . import stock_picking
 from . import account_move
+from . import ir_http

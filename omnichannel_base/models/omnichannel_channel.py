@@ -1,7 +1,18 @@
+import hashlib
+import hmac
+import logging
 import secrets
 
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+
+def hash_api_token(token):
+    """What is stored of an API token: its SHA-256, in hex. The token is 32 random bytes, so a
+    plain hash is as strong as a slow one and lets the lookup be an indexed equality."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class OmnichannelChannel(models.Model):
@@ -42,6 +53,11 @@ class OmnichannelChannel(models.Model):
         domain="[('company_id', '=', company_id)]",
         help="Team that receives new conversations from this channel.",
     )
+    new_contacts_restricted = fields.Boolean(
+        string="Keep New Contacts in This Company",
+        help="Contacts created for unknown senders on this channel belong to its company only. "
+        "Otherwise they are shared between companies, as Odoo's contacts are by default.",
+    )
     reopen_policy = fields.Selection(
         [("reopen", "Reopen the last conversation"), ("new", "Start a new conversation")],
         string="Message After Resolution",
@@ -51,16 +67,19 @@ class OmnichannelChannel(models.Model):
     )
     api_token = fields.Char(
         string="API Token",
-        copy=False,
+        compute="_compute_api_token",
+        inverse="_inverse_api_token",
         groups="base.group_system",
-        help="Bearer token for POST /omnichannel/api/v1/events.",
+        help="Bearer token for POST /omnichannel/api/v1/events. Write-only: only its hash is kept.",
     )
+    api_token_hash = fields.Char(string="API Token Hash", copy=False, readonly=True, groups="base.group_system")
+    has_api_token = fields.Boolean(string="Has an API Token", compute="_compute_has_api_token")
     color = fields.Integer()
     conversation_ids = fields.One2many("omnichannel.conversation", "channel_id")
     conversation_count = fields.Integer(compute="_compute_conversation_count")
 
     _sql_constraints = [
-        ("api_token_unique", "UNIQUE(api_token)", "Two channels cannot share an API token."),
+        ("api_token_unique", "UNIQUE(api_token_hash)", "Two channels cannot share an API token."),
     ]
 
     @api.depends("company_id.country_id")
@@ -77,23 +96,6 @@ class OmnichannelChannel(models.Model):
         for channel in self:
             channel.conversation_count = counts.get(channel, 0)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        channels = super().create(vals_list)
-        if any("api_token" in vals for vals in vals_list):
-            self.env.registry.clear_cache()
-        return channels
-
-    def write(self, vals):
-        res = super().write(vals)
-        if {"api_token", "active"} & set(vals):
-            self.env.registry.clear_cache()
-        return res
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
-
     # ------------------------------------------------------------ provider
     def _provider(self):
         """The AbstractModel implementing this channel's protocol (``omnichannel.provider.<type>``)."""
@@ -102,23 +104,46 @@ class OmnichannelChannel(models.Model):
         return self.env[name] if name in self.env else self.env["omnichannel.provider"]
 
     # ------------------------------------------------------------ API token
-    def action_generate_api_token(self):
-        for channel in self:
-            channel.sudo().api_token = secrets.token_urlsafe(32)
+    def _compute_api_token(self):
+        self.api_token = False  # never kept, so never read back
 
-    @tools.ormcache()
-    def _api_token_map(self):
-        channels = self.sudo().search([("api_token", "!=", False)])
-        return {channel.api_token: channel.id for channel in channels}
+    def _inverse_api_token(self):
+        """Setting a token (data files, scripts, tests) stores its hash only."""
+        for channel in self:
+            channel.sudo().api_token_hash = hash_api_token(channel.api_token) if channel.api_token else False
+        self.invalidate_recordset(["api_token"])
+
+    @api.depends("api_token_hash")
+    def _compute_has_api_token(self):
+        for channel in self:
+            channel.has_api_token = bool(channel.sudo().api_token_hash)
+
+    def action_generate_api_token(self):
+        """Replace the channel's token by a new one, shown once: the old one stops working now."""
+        self.ensure_one()
+        self.check_access("write")  # whoever may configure the channel, not any employee over RPC
+        token = secrets.token_urlsafe(32)
+        self.sudo().api_token_hash = hash_api_token(token)
+        _logger.info("API token of channel %s (#%s) replaced by user #%s", self.name, self.id, self.env.uid)
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "omnichannel.channel.token.show",
+            "name": _("API Token of %(channel)s", channel=self.name),
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_token": token},
+        }
 
     @api.model
     def _find_by_api_token(self, token):
-        """The active channel whose token is ``token``, compared in constant time, or an empty recordset."""
-        if not token:
+        """The active channel whose token is ``token``, or an empty recordset."""
+        if not token or not isinstance(token, str) or len(token) > 256:
             return self.browse()
-        for known, channel_id in self._api_token_map().items():
-            if secrets.compare_digest(known.encode(), token.encode()):
-                return self.browse(channel_id)
+        digest = hash_api_token(token)
+        channel = self.sudo().search([("api_token_hash", "=", digest)], limit=1)
+        # The index finds the row; the comparison that decides is in constant time.
+        if channel and hmac.compare_digest(channel.api_token_hash, digest):
+            return self.browse(channel.id)
         return self.browse()
 
     def action_view_conversations(self):

@@ -1,3 +1,5 @@
+import hashlib
+
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -45,8 +47,10 @@ class TestAccess(OmnichannelCase):
 
     def test_secrets_for_administrators_only(self):
         with self.assertRaises(AccessError):
-            self.channel.with_user(self.agent).read(["api_token"])
-        self.assertEqual(self.channel.with_user(self.env.ref("base.user_admin")).api_token, "tok-a")
+            self.channel.with_user(self.agent).read(["api_token_hash"])
+        admin = self.channel.with_user(self.env.ref("base.user_admin"))
+        self.assertFalse(admin.api_token, "the token itself is kept nowhere")
+        self.assertEqual(admin.api_token_hash, hashlib.sha256(b"tok-a").hexdigest())
 
     def test_agent_cannot_configure_channels_or_forge_interactions(self):
         with self.assertRaises(AccessError):

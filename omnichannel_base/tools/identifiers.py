@@ -29,14 +29,22 @@ def normalize_phone(number, region=None):
         # '0034…' is international everywhere, even where the exit code is not 00.
         if not digits.startswith("00"):
             raise ValueError(f"cannot read {raw!r} as a phone number ({exc})") from None
-        parsed = phonenumbers.parse("+" + digits[2:], None)
+        parsed = _parse_after_exit_code(digits, raw)
     if not phonenumbers.is_possible_number(parsed):
         digits = re.sub(r"\D", "", raw)
         if digits.startswith("00"):
-            parsed = phonenumbers.parse("+" + digits[2:], None)
+            parsed = _parse_after_exit_code(digits, raw)
         if not phonenumbers.is_possible_number(parsed):
             raise ValueError(f"{raw!r} does not have the digits of a phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_after_exit_code(digits, raw):
+    """'0034…' read as '+34…'; '00' followed by no number is no phone number either."""
+    try:
+        return phonenumbers.parse("+" + digits[2:], None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"cannot read {raw!r} as a phone number ({exc})") from None
 
 
 def normalize_email(email):
