@@ -23,6 +23,7 @@ class OmnichannelChannel(models.Model):
         "fetchmail.server",
         "omnichannel_channel_id",
         string="Mailboxes",
+        groups="base.group_system",  # as fetchmail.server itself: managers still open the form
         help="IMAP or POP mailboxes whose mail feeds this channel.",
     )
     mail_failure_count = fields.Integer(

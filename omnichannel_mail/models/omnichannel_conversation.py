@@ -108,7 +108,10 @@ class OmnichannelConversation(models.Model):
             "kind": "email",
             "direction": "inbound",
             "external_id": msg_dict.get("message_id"),
-            "date": msg_dict.get("date"),
+            # A sender's clock may run ahead: the mail is here now, never later.
+            "date": min(fields.Datetime.to_datetime(msg_dict["date"]), fields.Datetime.now())
+            if msg_dict.get("date")
+            else None,
             "sender": {"email": email, "name": name or None},
             "summary": msg_dict.get("subject") or None,
             "thread_key": thread_key,

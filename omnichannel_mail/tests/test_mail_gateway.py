@@ -1,13 +1,34 @@
 import email
 import email.policy
+from datetime import timedelta
+from email.utils import format_datetime
 
-from odoo.tests import tagged
+from odoo import fields
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import MailChannelCase, delivery_status_notification
 
 
 @tagged("post_install", "-at_install")
 class TestMailGateway(MailChannelCase):
+    def test_mail_dated_in_the_future_is_dated_when_it_arrived(self):
+        # A sender whose clock runs days ahead: the mail still opens its conversation, dated now.
+        message = email.message_from_bytes(self.mail(body="Mi reloj va adelantado"), policy=email.policy.SMTP)
+        del message["Date"]
+        message["Date"] = format_datetime(fields.Datetime.now().replace(tzinfo=None) + timedelta(days=3), usegmt=False)
+        before = fields.Datetime.now()
+        conversation = self.process(message.as_bytes())
+        self.assertTrue(conversation, "the mail opened a conversation")
+        self.assertLessEqual(conversation.interaction_ids.date, fields.Datetime.now())
+        self.assertGreaterEqual(conversation.interaction_ids.date, before.replace(microsecond=0))
+
+    def test_manager_who_is_not_administrator_opens_the_channel(self):
+        manager = new_test_user(self.env, login="omni.manager.mail", groups="omnichannel_base.group_omnichannel_manager")
+        form = Form(self.channel.with_user(manager))
+        form.name = "Soporte y devoluciones"
+        form.save()
+        self.assertEqual(self.channel.name, "Soporte y devoluciones")
+
     def test_new_mail_opens_a_conversation_through_ingest(self):
         conversation = self.process(self.mail())
         self.assertEqual(conversation.channel_id, self.channel)

@@ -1,16 +1,21 @@
-"""Channel API tokens were stored in clear: keep only their hash, and drop the clear column.
+"""18.0.1.1.0, after the update:
 
-Runs after the update created ``api_token_hash``; integrations keep their token, since the
-events API now looks up the hash of the token it is given.
+- channel API tokens were stored in clear: keep only their hash, and drop the clear column.
+  Integrations keep their token, since the events API looks up the hash of the token it is given;
+- identities take their contact's company, which they now always have.
 """
 
+from odoo import SUPERUSER_ID, api
 from odoo.tools.sql import column_exists
 
 from odoo.addons.omnichannel_base.models.omnichannel_channel import hash_api_token
 
 
 def migrate(cr, version):
-    if not version or not column_exists(cr, "omnichannel_channel", "api_token"):
+    if not version:
+        return
+    _identities_follow_their_contacts(cr)
+    if not column_exists(cr, "omnichannel_channel", "api_token"):
         return
     cr.execute(
         """SELECT id, api_token FROM omnichannel_channel
@@ -21,3 +26,16 @@ def migrate(cr, version):
             "UPDATE omnichannel_channel SET api_token_hash = %s WHERE id = %s", [hash_api_token(token), channel_id]
         )
     cr.execute("ALTER TABLE omnichannel_channel DROP COLUMN api_token")
+
+
+def _identities_follow_their_contacts(cr):
+    """Identities added by hand before 18.0.1.1.0 could carry another company than their
+    contact's; an identity now always has its contact's company."""
+    env = api.Environment(cr, SUPERUSER_ID, {})
+    cr.execute(
+        """SELECT DISTINCT i.partner_id FROM omnichannel_identity i JOIN res_partner p ON p.id = i.partner_id
+            WHERE i.company_id IS DISTINCT FROM p.company_id"""
+    )
+    partner_ids = [row[0] for row in cr.fetchall()]
+    if partner_ids:
+        env["omnichannel.identity"]._follow_partner_company(env["res.partner"].browse(partner_ids))
