@@ -118,6 +118,11 @@ class OmnichannelConversation(models.Model):
 
     def write(self, vals):
         if vals.get("state") == "resolved" and not vals.get("resolved_date"):
+            # Resolving from the kanban or a mass edit: only the ones that were not resolved yet
+            # get today's date; the others keep theirs.
+            already = self.filtered(lambda c: c.state == "resolved")
+            if already:
+                return super(OmnichannelConversation, already).write(vals) and (self - already).write(vals)
             vals = dict(vals, resolved_date=fields.Datetime.now())
         if vals.get("resolved_date") and "first_resolved_date" not in vals:
             first_time = self.filtered(lambda c: not c.first_resolved_date)

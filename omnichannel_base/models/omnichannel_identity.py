@@ -149,24 +149,27 @@ class OmnichannelIdentity(models.Model):
             return {}
         self.env["omnichannel.identity"].flush_model()
         self.env["res.partner"].flush_model(["company_id"])
+        self.env["res.company"].flush_model(["parent_path"])
         pairs = list(pairs)
-        rank = {company_id: rank for rank, company_id in enumerate(company.sudo().parent_ids.ids or company.ids, 1)}
+        # scope: the company and its parents, ranked from the root (1) to the company itself.
         self.env.cr.execute(
-            """SELECT i.kind, i.value, i.id, i.partner_id, i.company_id
+            """WITH scope AS (
+                   SELECT t.company_id::int AS company_id, t.rank
+                     FROM res_company c,
+                          unnest(string_to_array(rtrim(c.parent_path, '/'), '/')) WITH ORDINALITY AS t(company_id, rank)
+                    WHERE c.id = %s)
+               SELECT DISTINCT ON (i.kind, i.value) i.kind, i.value, i.id, i.partner_id
                  FROM omnichannel_identity i
                  JOIN unnest(%s::varchar[], %s::varchar[]) AS k(value, kind)
                    ON i.value = k.value AND i.kind = k.kind
                  JOIN res_partner p ON p.id = i.partner_id
-                WHERE (i.company_id IS NULL OR i.company_id = ANY(%s))
-                  AND (p.company_id IS NULL OR p.company_id = ANY(%s))""",
-            [[value for _kind, value in pairs], [kind for kind, _value in pairs], list(rank), list(rank)],
+            LEFT JOIN scope s ON s.company_id = i.company_id
+                WHERE (i.company_id IS NULL OR s.company_id IS NOT NULL)
+                  AND (p.company_id IS NULL OR p.company_id IN (SELECT company_id FROM scope))
+             ORDER BY i.kind, i.value, COALESCE(s.rank, 0) DESC""",
+            [company.id, [value for _kind, value in pairs], [kind for kind, _value in pairs]],
         )
-        found, found_rank = {}, {}
-        for kind, value, identity_id, partner_id, company_id in self.env.cr.fetchall():
-            key = (kind, value)
-            if key not in found or rank.get(company_id, 0) > found_rank[key]:
-                found[key], found_rank[key] = (identity_id, partner_id), rank.get(company_id, 0)
-        return found
+        return {(kind, value): (identity_id, partner_id) for kind, value, identity_id, partner_id in self.env.cr.fetchall()}
 
     @api.model
     def _claim(self, rows):

@@ -105,7 +105,7 @@ BACKFILL_COLUMNS = (
     "res_id",
     "external_id",
 )
-BACKFILLED_PARAM = "omnichannel.backfilled_sources"  # the source models whose history is on the timelines
+SOURCE_MODELS_CACHE = "omnichannel_source_models"  # key in the cursor's cache
 
 
 class OmnichannelInteraction(models.Model):
@@ -190,11 +190,19 @@ class OmnichannelInteraction(models.Model):
     def _search(self, domain, *args, **kwargs):
         # An event about a document is as visible as the document: the Interactions list,
         # search_read and read_group show it only to users who may read that document under
-        # Odoo's access rights and record rules. The timeline pages through _omni_timeline_rows
-        # and checks each page's documents itself (context key), which keeps its keyset cheap.
+        # Odoo's access rights and record rules.
         if not self.env.su:
-            domain = [*domain, *self._readable_documents_domain(not self.env.context.get("omni_documents_checked"))]
+            domain = [*domain, *self._readable_documents_domain()]
         return super()._search(domain, *args, **kwargs)
+
+    @api.model
+    def _search_timeline(self, domain, **kwargs):
+        """``_search`` for the timeline, which checks the record rules of each page's documents
+        itself (``res.partner._omni_timeline_items``) and keeps its keyset query cheap. Only
+        server code can take this path: it is no RPC method, nor a context key."""
+        if not self.env.su:
+            domain = [*domain, *self._readable_documents_domain(record_rules=False)]
+        return super()._search(domain, **kwargs)
 
     @api.model
     def _readable_documents_domain(self, record_rules=True):
@@ -212,7 +220,14 @@ class OmnichannelInteraction(models.Model):
     @api.model
     def _source_models(self):
         """Every document model events point at: the timeline sources, and whichever models
-        customers' mail was recorded on. A loose index scan: one probe per model, whatever the size."""
+        customers' mail was recorded on. Read once per transaction (the writer forgets it)."""
+        if SOURCE_MODELS_CACHE not in self.env.cr.cache:
+            self.env.cr.cache[SOURCE_MODELS_CACHE] = self._read_source_models()
+        return self.env.cr.cache[SOURCE_MODELS_CACHE]
+
+    @api.model
+    def _read_source_models(self):
+        # A loose index scan: one probe per model, whatever the size of the table.
         self.env.cr.execute(
             """WITH RECURSIVE m(name) AS (
                    (SELECT res_model FROM omnichannel_interaction WHERE res_model IS NOT NULL
@@ -301,6 +316,7 @@ class OmnichannelInteraction(models.Model):
 
     @api.model
     def _after_write(self, partner_ids):
+        self.env.cr.cache.pop(SOURCE_MODELS_CACHE, None)
         self.env["res.partner"].invalidate_model(["omni_interaction_ids"])
         self.env["omnichannel.conversation"].invalidate_model(["interaction_ids"])
         self._notify_timeline(partner_ids)
@@ -332,20 +348,34 @@ class OmnichannelInteraction(models.Model):
         )
         self.invalidate_model(["mail_message_id"])
 
+    @api.model
+    def _follow_commercial_partners(self, partner_ids):
+        """Rows of these contacts take their current company partner (a contact joined or left
+        a company), so that company timelines read them."""
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        self.flush_model(["commercial_partner_id"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_interaction i SET commercial_partner_id = p.commercial_partner_id
+                 FROM res_partner p
+                WHERE i.partner_id = p.id AND p.id = ANY(%s) AND i.commercial_partner_id != p.commercial_partner_id""",
+            [list(partner_ids)],
+        )
+        self.invalidate_model(["commercial_partner_id"])
+
     # ------------------------------------------------------------ back-office events
     @api.model
     def _backfill_source(self, model):
-        """Put the history of one timeline source model on the timelines, once per database.
+        """Put the history of one timeline source model on the timelines, when none of it is.
 
-        Called when a module makes ``model`` a timeline source, at its install (or at the
-        first update of a database that had it before). Returns (rows, seconds)."""
-        param = self.env["ir.config_parameter"].sudo()
-        done = set(filter(None, (param.get_param(BACKFILLED_PARAM) or "").split(",")))
-        if model in done:
+        Called when a module makes ``model`` a timeline source, at its install or update: a
+        source added by a later module gets its own backfill, and a reinstall gets it again.
+        The source index answers whether the model has events yet. Returns (rows, seconds)."""
+        self.env.cr.execute(
+            "SELECT 1 FROM omnichannel_interaction WHERE res_model = %s AND channel_id IS NULL LIMIT 1", [model]
+        )
+        if self.env.cr.fetchone():
             return 0, 0.0
-        rows, seconds = self._backfill_business_events([model])
-        param.set_param(BACKFILLED_PARAM, ",".join(sorted(done | {model})))
-        return rows, seconds
+        return self._backfill_business_events([model])
 
     @api.model
     def _backfill_business_events(self, models_=None):

@@ -193,9 +193,8 @@ class ResPartner(models.Model):
 
     def _omni_timeline_rows(self, domain, cursor, limit):
         """Up to ``limit`` interactions of ``domain`` older than ``cursor`` = (date, id), newest first."""
-        # Record rules of documents are checked per page (_omni_timeline_items), not in the query.
-        Interaction = self.env["omnichannel.interaction"].with_context(omni_documents_checked=True)
-        query = Interaction._search(domain, order="date DESC, id DESC", limit=limit)
+        Interaction = self.env["omnichannel.interaction"]
+        query = Interaction._search_timeline(domain, order="date DESC, id DESC", limit=limit)
         if cursor:
             date, last_id = fields.Datetime.to_datetime(cursor[0]), int(cursor[1])
             # A row comparison, so the (partner, date, id) index starts right at the cursor.
@@ -208,7 +207,9 @@ class ResPartner(models.Model):
                     last_id,
                 )
             )
-        return Interaction.browse(query.get_result_ids())
+        # The rows this user's search found are read as the system: whether their documents
+        # are readable is decided per page, and an unreadable one is left out of it.
+        return Interaction.sudo().browse(query.get_result_ids())
 
     def _omni_timeline_domain(self, filters):
         # Documents of models the user may not read at all never reach the page: the
@@ -243,7 +244,7 @@ class ResPartner(models.Model):
             readable[model] = {document.id: document.display_name for document in documents}
             if hasattr(documents, "_omni_timeline_details"):
                 details[model] = documents._omni_timeline_details()
-        conversations = interactions.conversation_id._filtered_access("read")
+        conversations = interactions.conversation_id.with_env(self.env)._filtered_access("read")
         conversation_states = {c.id: c._fields["state"].convert_to_export(c.state, c) for c in conversations}
         kinds = dict(interactions._fields["kind"]._description_selection(self.env))
         directions = dict(interactions._fields["direction"]._description_selection(self.env))
@@ -370,14 +371,7 @@ class ResPartner(models.Model):
         """A contact joining or leaving a company takes its history along: the timeline
         index keeps each row's company partner, for company timelines."""
         partners = self.with_context(active_test=False).search([("id", "child_of", self.ids)])
-        self.env["res.partner"].flush_model(["commercial_partner_id"])
-        self.env.cr.execute(
-            """UPDATE omnichannel_interaction i SET commercial_partner_id = p.commercial_partner_id
-                 FROM res_partner p
-                WHERE i.partner_id = p.id AND p.id IN %s AND i.commercial_partner_id != p.commercial_partner_id""",
-            [tuple(partners.ids)],
-        )
-        self.env["omnichannel.interaction"].invalidate_model(["commercial_partner_id"])
+        self.env["omnichannel.interaction"]._follow_commercial_partners(partners.ids)
 
     def _omni_field_identity_rows(self, partner_id, company_id, region, values):
         """Identity rows for a partner's (field, raw value) pairs; unreadable values are skipped."""
