@@ -6,3 +6,4 @@ from . import test_ordinary_users
 from . import test_hardening
 from . import test_retry
 from . import test_api_fuzz
+from . import test_migration

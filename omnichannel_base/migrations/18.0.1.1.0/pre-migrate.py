@@ -1,32 +1,37 @@
 """18.0.1.1.0: the interaction's chatter message is ``mail_message_id`` (was ``message_id``,
 easily read as an RFC 5322 Message-Id). Renamed in place, so the links survive the update."""
 
+from odoo.tools.sql import column_exists
+
+OLD, NEW = "message_id", "mail_message_id"
+TABLE = "omnichannel_interaction"
+
 
 def migrate(cr, version):
-    cr.execute(
-        """SELECT 1 FROM information_schema.columns
-            WHERE table_name = 'omnichannel_interaction' AND column_name = 'message_id'"""
-    )
-    if not cr.fetchone():
+    if not column_exists(cr, TABLE, OLD):
         return
-    cr.execute(
-        """SELECT 1 FROM information_schema.columns
-            WHERE table_name = 'omnichannel_interaction' AND column_name = 'mail_message_id'"""
-    )
-    if cr.fetchone():  # an update with the new field ran before this migration: merge the two
+    if column_exists(cr, TABLE, NEW):
+        # An update with the new field ran before this migration existed: keep the new field's
+        # metadata, copy what only the old column held, and drop it with its metadata.
+        cr.execute(f"UPDATE {TABLE} SET {NEW} = {OLD} WHERE {NEW} IS NULL AND {OLD} IS NOT NULL")
+        cr.execute(f"ALTER TABLE {TABLE} DROP COLUMN {OLD}")
         cr.execute(
-            """UPDATE omnichannel_interaction SET mail_message_id = message_id
-                WHERE mail_message_id IS NULL AND message_id IS NOT NULL"""
+            """DELETE FROM ir_model_data WHERE module = 'omnichannel_base' AND model = 'ir.model.fields'
+                  AND name = 'field_omnichannel_interaction__message_id'"""
         )
-        cr.execute("ALTER TABLE omnichannel_interaction DROP COLUMN message_id")
-    else:
-        cr.execute("ALTER TABLE omnichannel_interaction RENAME COLUMN message_id TO mail_message_id")
-    cr.execute(
-        """UPDATE ir_model_fields SET name = 'mail_message_id'
-            WHERE model = 'omnichannel.interaction' AND name = 'message_id'"""
-    )
+        cr.execute("DELETE FROM ir_model_fields WHERE model = 'omnichannel.interaction' AND name = %s", [OLD])
+        return
+    cr.execute(f"ALTER TABLE {TABLE} RENAME COLUMN {OLD} TO {NEW}")
+    if _constraint_exists(cr, f"{TABLE}_{OLD}_fkey"):
+        cr.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT {TABLE}_{OLD}_fkey TO {TABLE}_{NEW}_fkey")
+    cr.execute("UPDATE ir_model_fields SET name = %s WHERE model = 'omnichannel.interaction' AND name = %s", [NEW, OLD])
     cr.execute(
         """UPDATE ir_model_data SET name = 'field_omnichannel_interaction__mail_message_id'
             WHERE module = 'omnichannel_base' AND model = 'ir.model.fields'
               AND name = 'field_omnichannel_interaction__message_id'"""
     )
+
+
+def _constraint_exists(cr, name):
+    cr.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
+    return bool(cr.fetchone())
