@@ -1,5 +1,6 @@
 import json
 import logging
+import uuid
 
 from werkzeug.exceptions import HTTPException
 
@@ -40,12 +41,24 @@ def error_response(exc):
             return json_error(413, "too_large", "The request body is too large.")
         return json_error(exc.code, "bad_request", exc.description or exc.name)
     if isinstance(exc, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+        # Not the client's fault, but nothing a 5xx would tell it better: the same call, sent
+        # again, succeeds once the concurrent update is over.
         return json_error(
-            503, "busy", "Concurrent updates of the same data: send the call again.", {"Retry-After": "1"}
+            409, "conflict", "Concurrent updates of the same data: send the call again.", {"Retry-After": "1"}
         )
     if isinstance(exc, UserError):
         return json_error(400, "invalid_request", exc.args[0])
-    return json_error(500, "internal_error", "Unexpected error; it was logged.")
+    return unprocessable()
+
+
+def unprocessable():
+    """The answer to a call that validation let through and processing still refused (a bug,
+    logged with its traceback): a client error like any other, which wrote nothing."""
+    reference = uuid.uuid4().hex[:12]
+    _logger.exception("Events API: unexpected error, reference %s", reference)
+    return json_error(
+        400, "unprocessable", f"These events could not be processed; nothing was written (reference {reference})."
+    )
 
 
 class OmnichannelApi(http.Controller):
@@ -65,10 +78,13 @@ class OmnichannelApi(http.Controller):
             return self._refuse(error)
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             raise  # Odoo rolls back and serves the request again
+        except HTTPException as error:  # reading the body: a client that sent less than it announced
+            request.env.cr.rollback()
+            return error_response(error)
         except Exception:
             # Validation should have refused whatever got here: a bug, answered in JSON all the same.
-            _logger.exception("Events API: unexpected error")
-            return self._refuse(ApiError(500, "internal_error", "Unexpected error; it was logged."))
+            request.env.cr.rollback()
+            return unprocessable()
 
     def _post_events(self):
         if request.httprequest.method != "POST":

@@ -253,7 +253,7 @@ class TestEventsApiRefusals(HttpCase):
             mute_logger("odoo.addons.omnichannel_base.controllers.omnichannel_base"),
         ):
             response = self.post({"sender": {"phone": "+34600700007"}})
-        self.assertRefused(response, 500, "internal_error")
+        self.assertRefused(response, 400, "unprocessable", "nothing was written")
         self.assertEqual(self.written(), before)
 
 

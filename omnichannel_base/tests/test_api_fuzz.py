@@ -26,7 +26,17 @@ TOKEN = "fuzz-token-0123456789"
 SEED = int(os.environ.get("OMNI_FUZZ_SEED") or 20261130)
 EXAMPLES = int(os.environ.get("OMNI_FUZZ_EXAMPLES") or 10000)
 MAX_REQUEST_BYTES = 256 * 1024  # lowered for the run, so that some bodies are refused as too large
-COUNTED = ("omnichannel_interaction", "res_partner", "omnichannel_conversation", "omnichannel_identity", "mail_message")
+COUNTED = (
+    "omnichannel_interaction",
+    "res_partner",
+    "omnichannel_conversation",
+    "omnichannel_identity",
+    "mail_message",
+    "mail_notification",
+    "mail_followers",
+    "ir_attachment",
+)
+TOUCHED = ("res_partner", "omnichannel_conversation", "omnichannel_interaction")  # max(write_date): no UPDATE either
 
 # ------------------------------------------------------------ values
 ODD_STRINGS = [
@@ -247,7 +257,11 @@ class TestEventsApiFuzz(HttpCase):
 
     def snapshot(self):
         self.env.cr.execute(
-            "SELECT " + ", ".join(f"(SELECT (count(*), max(id)) FROM {table})::text" for table in COUNTED)
+            "SELECT "
+            + ", ".join(
+                [f"(SELECT (count(*), max(id)) FROM {table})::text" for table in COUNTED]
+                + [f"(SELECT max(write_date) FROM {table})::text" for table in TOUCHED]
+            )
         )
         return self.env.cr.fetchone()
 
@@ -282,6 +296,8 @@ class TestEventsApiFuzz(HttpCase):
             problem = (
                 "status >= 500"
                 if response.status_code >= 500
+                else "an unexpected error (validation let it through)"
+                if isinstance(answer, dict) and answer.get("error") == "unprocessable"
                 else "not JSON"
                 if answer is None or not response.headers.get("Content-Type", "").startswith("application/json")
                 else "a refused call wrote"
