@@ -2,8 +2,9 @@
 # Both set up what is missing (Odoo 18, Python packages, a local PostgreSQL) and nothing else.
 PYTHON ?= python3
 # Odoo and its pinned requirements go into the project's virtualenv, never into the Python
-# running make: only a PYTHON named on the command line or in the environment is used as is.
-ifneq ($(filter command line environment,$(origin PYTHON)),)
+# running make: only a PYTHON named on make's command line is used as is (a PYTHON exported
+# for other tools, as node-gyp's users do, is not a choice made for this project).
+ifeq ($(origin PYTHON),command line)
 export OMNI_PYTHON := $(PYTHON)
 endif
 ARGS ?=

@@ -78,7 +78,7 @@ RUN_DB = os.environ.get("OMNI_DB", "omnichannel")
 TEST_DB = os.environ.get("OMNI_TEST_DB", "omnichannel_test")
 ODOO_ARCHIVE = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
 SHARE = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "omnichannel-odoo"
-VENV = SHARE / "venv"  # only when the system Python refuses packages (PEP 668); outside the checkout
+VENV = SHARE / "venv"  # Odoo and its pinned requirements, outside the checkout (ensure_interpreter)
 
 
 def say(msg):
@@ -244,14 +244,16 @@ def _pg_socket_dir(new=False):
     return PG_HOME / SOCKET_NAME.read_text().strip()
 
 
-def _forget_clusters_of_deleted_checkouts():
-    """As root, clusters live outside their checkout: drop those whose checkout is gone."""
-    for home in ROOT_PG_HOMES.glob("*/checkout"):
+def _orphan_clusters():
+    """As root, clusters live outside their checkout: those whose checkout no longer holds
+    their key (deleted, or moved: their `make run` data may still matter). Never removed here."""
+    orphans = []
+    for home in sorted(ROOT_PG_HOMES.glob("*/checkout")):
         checkout = Path(home.read_text().strip())
-        if not (checkout / ".local" / "pg-home").exists() and home.parent != PG_HOME:
-            run(_as_pg_owner([_pg_bin("pg_ctl"), "-D", home.parent / "pg", "-m", "immediate", "stop"]),
-                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            shutil.rmtree(home.parent, ignore_errors=True)
+        key_file = checkout / ".local" / "pg-home"
+        if home.parent != PG_HOME and (not key_file.exists() or key_file.read_text().strip() != home.parent.name):
+            orphans.append(home.parent)
+    return orphans
 
 
 def ensure_postgres():
@@ -260,8 +262,12 @@ def ensure_postgres():
     fresh = not (PGDATA / "PG_VERSION").exists()
     if os.geteuid() == 0:
         ROOT_PG_HOMES.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if fresh:
-            _forget_clusters_of_deleted_checkouts()
+        orphans = _orphan_clusters() if fresh else []
+        if orphans:
+            say(
+                f"{len(orphans)} local cluster(s) in {ROOT_PG_HOMES} belong to no checkout any more "
+                f"(e.g. {orphans[0]}): remove them with `rm -r` if their data is not needed"
+            )
     pgrun = _pg_socket_dir(new=fresh)
     pgrun.mkdir(exist_ok=True)
     if os.geteuid() == 0:
@@ -284,7 +290,7 @@ def ensure_postgres():
         say(f"starting PostgreSQL on socket {pgrun} (port {PGPORT})")
         # PostgreSQL's durable defaults (fsync, full_page_writes, synchronous_commit): `make run`
         # serves real work and `make bench` must measure what a production server does. Only
-        # the test database relaxes synchronous_commit (ensure_database).
+        # `make test`'s connections relax synchronous_commit (PGOPTIONS, cmd_test).
         opts = (
             f"-c listen_addresses='' -c unix_socket_directories='{pgrun}' -p {PGPORT} "
             "-c max_connections=200 -c shared_buffers=512MB"

@@ -338,13 +338,13 @@ class OmnichannelInteraction(models.Model):
         self.invalidate_model(["delivery_state", "delivery_error"])
 
     @api.model
-    def _link_mail_message(self, channel, message):
-        """Point the row ingest wrote for an email at the chatter message the gateway posted for it."""
+    def _link_mail_message(self, channel, external_id, message):
+        """Point the row ingest wrote for ``external_id`` at the chatter message posted for it."""
         self.flush_model(["mail_message_id"])
         self.env.cr.execute(
             """UPDATE omnichannel_interaction SET mail_message_id = %s
                 WHERE channel_id = %s AND external_id = %s AND mail_message_id IS NULL""",
-            [message.id, channel.id, message.message_id],
+            [message.id, channel.id, external_id],
         )
         self.invalidate_model(["mail_message_id"])
 

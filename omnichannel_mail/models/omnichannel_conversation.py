@@ -1,7 +1,10 @@
 import logging
+from datetime import datetime
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
+
+from ..tools import message_key
 
 _logger = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ class OmnichannelConversation(models.Model):
         """
         values = custom_values or {}
         channel = self._omni_mail_channel(values.get("channel_id"))
-        thread_key = values.get("thread_key") or msg_dict.get("message_id")
+        thread_key = values.get("thread_key") or message_key(msg_dict.get("message_id"))
         unknown = channel.mail_unknown_sender == "lead" and not self._omni_mail_sender_known(msg_dict, channel)
         try:
             conversation = self._omni_ingest_mail(msg_dict, channel, thread_key=thread_key).conversation_id
@@ -107,11 +110,8 @@ class OmnichannelConversation(models.Model):
             "channel_id": channel.id,
             "kind": "email",
             "direction": "inbound",
-            "external_id": msg_dict.get("message_id"),
-            # A sender's clock may run ahead: the mail is here now, never later.
-            "date": min(fields.Datetime.to_datetime(msg_dict["date"]), fields.Datetime.now())
-            if msg_dict.get("date")
-            else None,
+            "external_id": message_key(msg_dict.get("message_id")),
+            "date": self._omni_mail_date(msg_dict.get("date")),
             "sender": {"email": email, "name": name or None},
             "summary": msg_dict.get("subject") or None,
             "thread_key": thread_key,
@@ -122,13 +122,21 @@ class OmnichannelConversation(models.Model):
         msg_dict["author_id"] = interaction.partner_id.id  # our identity of the sender is the author
         return interaction
 
+    @api.model
+    def _omni_mail_date(self, date):
+        """When the mail happened: its Date header, unless the sender's clock is off (ahead of
+        ours, or before 1970): then when it reached us. A mail is never refused for its date."""
+        now = fields.Datetime.now()
+        date = fields.Datetime.to_datetime(date) if date else None
+        return date if date and datetime(1970, 1, 1) <= date <= now else now
+
     def _message_post_after_hook(self, message, msg_vals):
         result = super()._message_post_after_hook(message, msg_vals)
         if self.env.context.get("omnichannel_colleague_mail") and message.message_type == "email":
             self._omni_record_colleague_reply(message)
         elif self.env.context.get("from_alias") and message.message_type == "email" and message.message_id:
             # The gateway posted the mail that ingest recorded: link the timeline row to it.
-            self.env["omnichannel.interaction"]._link_mail_message(self.channel_id, message)
+            self.env["omnichannel.interaction"]._link_mail_message(self.channel_id, message_key(message.message_id), message)
             self._omni_acknowledge()
         return result
 
@@ -141,7 +149,7 @@ class OmnichannelConversation(models.Model):
                 {
                     "channel_id": self.channel_id.id,
                     "partner_id": self.partner_id.id,
-                    "external_id": message.message_id or f"mail.message:{message.id}",
+                    "external_id": message_key(message.message_id) or f"mail.message:{message.id}",
                     "direction": "outbound",
                     "kind": "email",
                     "date": message.date,

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..tools import message_key
+
 
 class OmnichannelInteraction(models.Model):
     _inherit = "omnichannel.interaction"
@@ -24,7 +26,7 @@ class OmnichannelInteraction(models.Model):
                     "mail_message_id": message.id,
                     "res_model": record._name,
                     "res_id": record.id,
-                    "external_id": message.message_id or f"mail.message:{message.id}",
+                    "external_id": message_key(message.message_id) or f"mail.message:{message.id}",
                 }
             ]
         )

@@ -2,6 +2,7 @@ import threading
 import time
 
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from .common import FetchmailImapCase, build_mail
@@ -179,6 +180,8 @@ class TestFetchmailBusyDatabase(FetchmailImapCase):
             manager = api.Environment(cr, self.manager_id, {})
             kept = manager["omnichannel.mail.failure"].search([])
             self.assertEqual(len(kept), 1)
+            with self.assertRaises(AccessError, msg="marking it imported by hand would lose the mail"):
+                kept.write({"state": "imported"})
             result = kept.action_replay()
         self.assertEqual(result["params"]["type"], "success")
         emails, interactions, _messages = self.state()

@@ -22,6 +22,22 @@ class TestMailGateway(MailChannelCase):
         self.assertLessEqual(conversation.interaction_ids.date, fields.Datetime.now())
         self.assertGreaterEqual(conversation.interaction_ids.date, before.replace(microsecond=0))
 
+    def test_odd_dates_and_very_long_message_ids_still_open_conversations(self):
+        for date, message_id in (
+            ("Thu, 01 Jan 1970 00:00:00 +0100", "<epoch@mail.example.com>"),
+            ("Mon, 30 Nov 2026 09:00:00 +0000", "<" + "x" * 400 + "@mail.example.com>"),
+        ):
+            message = email.message_from_bytes(self.mail(Message_ID=message_id), policy=email.policy.SMTP)
+            del message["Date"]
+            message["Date"] = date
+            conversation = self.process(message.as_bytes())
+            self.assertEqual(conversation._name, "omnichannel.conversation", date)
+            interaction = conversation.interaction_ids
+            self.assertGreaterEqual(interaction.date.year, 2026)
+            self.assertTrue(interaction.mail_message_id, "linked to the posted mail")
+            self.process(message.as_bytes())
+            self.assertEqual(conversation.interaction_ids, interaction, "a redelivered copy records nothing twice")
+
     def test_manager_who_is_not_administrator_opens_the_channel(self):
         manager = new_test_user(self.env, login="omni.manager.mail", groups="omnichannel_base.group_omnichannel_manager")
         form = Form(self.channel.with_user(manager))

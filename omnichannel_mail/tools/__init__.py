@@ -1,1 +1,1 @@
-from .inbound import automatic_reason, delivery_report, keep_undecodable_parts
+from .inbound import automatic_reason, delivery_report, keep_undecodable_parts, message_key
