@@ -35,7 +35,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import tempfile
 import time

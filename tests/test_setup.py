@@ -45,7 +45,7 @@ def test_odoo_lives_in_the_projects_virtualenv():
     venv = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "omnichannel-odoo" / "venv"
     assert Path(sys.prefix) == venv
     assert sys.prefix != sys.base_prefix
-    assert not str(ROOT) in sys.prefix, "outside the checkout"
+    assert str(ROOT) not in sys.prefix, "outside the checkout"
 
 
 def test_cluster_is_durable_and_only_test_commits_are_relaxed():

@@ -169,7 +169,9 @@ class OmnichannelIdentity(models.Model):
              ORDER BY i.kind, i.value, COALESCE(s.rank, 0) DESC""",
             [company.id, [value for _kind, value in pairs], [kind for kind, _value in pairs]],
         )
-        return {(kind, value): (identity_id, partner_id) for kind, value, identity_id, partner_id in self.env.cr.fetchall()}
+        return {
+            (kind, value): (identity_id, partner_id) for kind, value, identity_id, partner_id in self.env.cr.fetchall()
+        }
 
     @api.model
     def _claim(self, rows):

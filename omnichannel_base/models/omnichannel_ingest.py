@@ -671,12 +671,16 @@ class OmnichannelIngest(models.AbstractModel):
         # inbox notification or an email, as each of them prefers. Conversations nobody follows
         # (no agent yet) are skipped with one query for the whole batch.
         inbound = [(event, message) for event, message in zip(to_post, messages) if event["direction"] == "inbound"]
-        followed = self.env["mail.followers"].sudo()._read_group(
-            [
-                ("res_model", "=", "omnichannel.conversation"),
-                ("res_id", "in", list({event["conversation"].id for event, _message in inbound})),
-            ],
-            ["res_id"],
+        followed = (
+            self.env["mail.followers"]
+            .sudo()
+            ._read_group(
+                [
+                    ("res_model", "=", "omnichannel.conversation"),
+                    ("res_id", "in", list({event["conversation"].id for event, _message in inbound})),
+                ],
+                ["res_id"],
+            )
         )
         followed = {res_id for (res_id,) in followed}
         for event, message in inbound:

@@ -398,7 +398,7 @@ class OmnichannelInteraction(models.Model):
                         model,
                         event,
                         SQL(select, *params),
-                    )
+                    ),
                 )
         seconds = time.perf_counter() - started
         _logger.info("omnichannel: %s back-office events put on the timeline in %.1f s", total, seconds)

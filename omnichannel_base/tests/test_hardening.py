@@ -86,7 +86,9 @@ class TestIndexes(OmnichannelCase):
         self.env.cr.execute(SQL("SET LOCAL enable_sort = %s", "on" if sort else "off"))
         self.env.cr.execute(SQL("EXPLAIN %s", query))
         plan = "\n".join(row[0] for row in self.env.cr.fetchall())
-        self.env.cr.execute("SET LOCAL enable_seqscan = on; SET LOCAL enable_bitmapscan = on; SET LOCAL enable_sort = on")
+        self.env.cr.execute(
+            "SET LOCAL enable_seqscan = on; SET LOCAL enable_bitmapscan = on; SET LOCAL enable_sort = on"
+        )
         return plan
 
     def test_deleting_a_mail_message_uses_an_index(self):
@@ -98,11 +100,11 @@ class TestIndexes(OmnichannelCase):
     def test_interactions_list_reads_its_order_from_an_index(self):
         # As an agent who is also a salesperson: company rules and document rules in the query.
         agent = new_test_user(
-            self.env, login="list.agent", groups="omnichannel_base.group_omnichannel_user,sales_team.group_sale_salesman"
+            self.env,
+            login="list.agent",
+            groups="omnichannel_base.group_omnichannel_user,sales_team.group_sale_salesman",
         )
-        query = (
-            self.env["omnichannel.interaction"].with_user(agent)._search([], order="date DESC, id DESC", limit=80)
-        )
+        query = self.env["omnichannel.interaction"].with_user(agent)._search([], order="date DESC, id DESC", limit=80)
         plan = self.plan(query.select(), sort=False)
         self.assertIn("sale_order", plan, "the salesperson's document rule is part of the query")
         self.assertIn("omnichannel_interaction_date_id", plan)
@@ -151,7 +153,9 @@ class TestConversationDetails(OmnichannelCase):
         conversation = first.conversation_id
         self.assertEqual(conversation.user_id, self.agent)
         self.assertIn(self.agent.partner_id, conversation.message_partner_ids)
-        second = self.ingest.ingest(self.event(sender={"phone": "+34 611 22 33 44"}, body="¿Hay 38?", external_id="n-2"))
+        second = self.ingest.ingest(
+            self.event(sender={"phone": "+34 611 22 33 44"}, body="¿Hay 38?", external_id="n-2")
+        )
         notified = self.env["mail.notification"].search([("mail_message_id", "=", second.mail_message_id.id)])
         self.assertEqual(notified.res_partner_id, self.agent.partner_id)
         self.assertEqual(notified.notification_type, "inbox")

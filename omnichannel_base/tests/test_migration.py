@@ -34,12 +34,17 @@ class TestPreMigrate(TransactionCase):
             """SELECT conname FROM pg_constraint
                 WHERE conrelid = 'omnichannel_interaction'::regclass AND contype = 'f'
                   AND conkey = ARRAY[(SELECT attnum FROM pg_attribute
-                                       WHERE attrelid = 'omnichannel_interaction'::regclass AND attname = 'message_id')]"""
+                                       WHERE attrelid = 'omnichannel_interaction'::regclass
+                                         AND attname = 'message_id')]"""
         )
         (name,) = cr.fetchone()
         if name != "omnichannel_interaction_message_id_fkey":  # a database installed at 18.0.1.1.0
-            cr.execute(f"ALTER TABLE omnichannel_interaction RENAME CONSTRAINT {name} TO omnichannel_interaction_message_id_fkey")
-        cr.execute("UPDATE ir_model_fields SET name = 'message_id' WHERE model = 'omnichannel.interaction' AND name = 'mail_message_id'")
+            old_name = "omnichannel_interaction_message_id_fkey"
+            cr.execute(f"ALTER TABLE omnichannel_interaction RENAME CONSTRAINT {name} TO {old_name}")
+        cr.execute(
+            """UPDATE ir_model_fields SET name = 'message_id'
+                WHERE model = 'omnichannel.interaction' AND name = 'mail_message_id'"""
+        )
         cr.execute(
             """UPDATE ir_model_data SET name = 'field_omnichannel_interaction__message_id'
                 WHERE module = 'omnichannel_base' AND name = 'field_omnichannel_interaction__mail_message_id'"""
@@ -50,14 +55,18 @@ class TestPreMigrate(TransactionCase):
         self.assertFalse(column_exists(cr, "omnichannel_interaction", "message_id"))
         cr.execute("SELECT id, mail_message_id FROM omnichannel_interaction WHERE id = ANY(%s)", [list(self.links)])
         self.assertEqual(dict(cr.fetchall()), self.links, "every link survives")
-        cr.execute("SELECT name FROM ir_model_fields WHERE model = 'omnichannel.interaction' AND name LIKE '%%message_id'")
+        cr.execute(
+            "SELECT name FROM ir_model_fields WHERE model = 'omnichannel.interaction' AND name LIKE '%%message_id'"
+        )
         self.assertEqual(cr.fetchall(), [("mail_message_id",)])
         self.assertTrue(self.env.ref("omnichannel_base.field_omnichannel_interaction__mail_message_id"))
 
     def test_rename_keeps_the_links(self):
         script("pre-migrate.py").migrate(self.env.cr, "18.0.1.0.0")
         self.assert_migrated()
-        self.env.cr.execute("SELECT 1 FROM pg_constraint WHERE conname = 'omnichannel_interaction_mail_message_id_fkey'")
+        self.env.cr.execute(
+            "SELECT 1 FROM pg_constraint WHERE conname = 'omnichannel_interaction_mail_message_id_fkey'"
+        )
         self.assertTrue(self.env.cr.fetchone())
 
     def test_an_early_update_already_made_the_new_column(self):
@@ -73,7 +82,9 @@ class TestPreMigrate(TransactionCase):
         self.assertFalse(column_exists(cr, "omnichannel_interaction", "message_id"))
         cr.execute("SELECT id, mail_message_id FROM omnichannel_interaction WHERE id = ANY(%s)", [list(self.links)])
         self.assertEqual(dict(cr.fetchall()), self.links)
-        cr.execute("SELECT count(*) FROM ir_model_fields WHERE model = 'omnichannel.interaction' AND name = 'message_id'")
+        cr.execute(
+            "SELECT count(*) FROM ir_model_fields WHERE model = 'omnichannel.interaction' AND name = 'message_id'"
+        )
         self.assertEqual(cr.fetchone()[0], 0)
 
 
@@ -88,7 +99,10 @@ class TestPostMigrate(OmnichannelCase):
         # What 18.0.1.0.0 could leave behind.
         cr.execute("UPDATE omnichannel_interaction SET date = '9999-12-31 23:00:00' WHERE id = %s", [interaction.id])
         cr.execute("UPDATE res_partner SET omni_last_contact_date = '9999-12-31 23:00:00' WHERE id = %s", [partner.id])
-        cr.execute("UPDATE omnichannel_conversation SET first_resolved_date = NULL, first_resolution_hours = 0 WHERE id = %s", [conversation.id])
+        cr.execute(
+            "UPDATE omnichannel_conversation SET first_resolved_date = NULL, first_resolution_hours = 0 WHERE id = %s",
+            [conversation.id],
+        )
         other = self.env["res.company"].create({"name": "Tienda Norte"})
         cr.execute("UPDATE omnichannel_identity SET company_id = %s WHERE partner_id = %s", [other.id, partner.id])
         self.env.invalidate_all()

@@ -115,7 +115,9 @@ class TestOrdinaryUsers(TransactionCase):
         self.validate(returned, self.stock_user)
         self.assertEqual(self.events(returned).summary, f"Return {returned.name} validated")
 
-        receipt_type = self.env["stock.warehouse"].search([("company_id", "=", self.env.company.id)], limit=1).in_type_id
+        receipt_type = (
+            self.env["stock.warehouse"].search([("company_id", "=", self.env.company.id)], limit=1).in_type_id
+        )
         receipt = (
             self.env["stock.picking"]
             .with_user(self.stock_user)
@@ -190,7 +192,9 @@ class TestOrdinaryUsers(TransactionCase):
             {"channel_id": channel.id, "partner_id": contact.id, "body": "¿Tenéis la 38?", "external_id": "m-1"}
         )
         # Odoo lets only administrators merge contacts with different emails.
-        duplicate = Partner.create({"name": "Marta Ruiz García", "email": "marta@example.com", "phone": "+34 622 44 55 66"})
+        duplicate = Partner.create(
+            {"name": "Marta Ruiz García", "email": "marta@example.com", "phone": "+34 622 44 55 66"}
+        )
         self.env["omnichannel.ingest"].ingest(
             {"channel_id": channel.id, "partner_id": duplicate.id, "body": "Soy yo otra vez", "external_id": "m-2"}
         )

@@ -136,7 +136,9 @@ class OmnichannelConversation(models.Model):
             self._omni_record_colleague_reply(message)
         elif self.env.context.get("from_alias") and message.message_type == "email" and message.message_id:
             # The gateway posted the mail that ingest recorded: link the timeline row to it.
-            self.env["omnichannel.interaction"]._link_mail_message(self.channel_id, message_key(message.message_id), message)
+            self.env["omnichannel.interaction"]._link_mail_message(
+                self.channel_id, message_key(message.message_id), message
+            )
             self._omni_acknowledge()
         return result
 

@@ -39,7 +39,9 @@ class TestMailGateway(MailChannelCase):
             self.assertEqual(conversation.interaction_ids, interaction, "a redelivered copy records nothing twice")
 
     def test_manager_who_is_not_administrator_opens_the_channel(self):
-        manager = new_test_user(self.env, login="omni.manager.mail", groups="omnichannel_base.group_omnichannel_manager")
+        manager = new_test_user(
+            self.env, login="omni.manager.mail", groups="omnichannel_base.group_omnichannel_manager"
+        )
         form = Form(self.channel.with_user(manager))
         form.name = "Soporte y devoluciones"
         form.save()
