@@ -193,7 +193,7 @@ class OmnichannelIngest(models.AbstractModel):
         res_model, res_id = raw.get("res_model"), self._check_id(raw.get("res_id"), "res_id", position)
         if _is_empty(res_model):
             res_model = None
-        elif not isinstance(res_model, str) or res_model not in self.env:
+        elif not isinstance(res_model, str) or res_model not in self.env or not self.env[res_model]._auto:
             raise self._invalid(position, "res_model", _("%s is not a model", _shown(res_model)))
         if bool(res_model) != bool(res_id):
             raise self._invalid(position, "res_model" if res_id else "res_id", _("give both res_model and res_id"))
