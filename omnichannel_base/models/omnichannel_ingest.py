@@ -570,8 +570,10 @@ class OmnichannelIngest(models.AbstractModel):
         Conversation = self.env["omnichannel.conversation"].sudo()
         Conversation.flush_model()
         rows = self.env.execute_query(self._conversation_by_key_query(list(set(keys)), resolved))
+        # One recordset, so that reading one conversation's fields reads them all (prefetch).
+        conversation_of = {conversation.id: conversation for conversation in Conversation.browse([r[3] for r in rows])}
         return {
-            (partner_id, channel_id, thread_key or None): Conversation.browse(conversation_id)
+            (partner_id, channel_id, thread_key or None): conversation_of[conversation_id]
             for partner_id, channel_id, thread_key, conversation_id in rows
         }
 
