@@ -120,7 +120,9 @@ class OmnichannelApi(http.Controller):
     def _read_body(self):
         """The raw body, at most the System Parameter 'omnichannel.api_max_request_bytes' long."""
         httprequest = request.httprequest
-        if httprequest.mimetype != "application/json":
+        # JSON, or a body with no type or plain text (integrations that worked before this check
+        # keep working); forms and uploads are parsed by Odoo before the route, so never JSON here.
+        if httprequest.mimetype not in ("application/json", "", "text/plain"):
             raise ApiError(415, "unsupported_media_type", "Send the events as 'Content-Type: application/json'.")
         length = httprequest.content_length
         if length is None and "chunked" in httprequest.headers.get("Transfer-Encoding", "").lower():
