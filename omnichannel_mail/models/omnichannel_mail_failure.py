@@ -2,12 +2,13 @@ import base64
 import email
 import email.policy
 import logging
-from datetime import timezone
+from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from odoo import api, fields, models
 
 _logger = logging.getLogger(__name__)
+KEEP_IMPORTED_DAYS = 30  # long enough for any mailbox to be fetched again and the copy marked read
 
 
 class OmnichannelMailFailure(models.Model):
@@ -56,6 +57,12 @@ class OmnichannelMailFailure(models.Model):
     import_date = fields.Datetime(string="Imported On", readonly=True)
 
     _sql_constraints = [("digest_unique", "UNIQUE(digest)", "This mail is kept already.")]
+
+    @api.autovacuum
+    def _gc_imported(self):
+        """Forget mail imported long ago: its mailbox copy has been fetched and marked read since."""
+        limit = fields.Datetime.now() - timedelta(days=KEEP_IMPORTED_DAYS)
+        self.search([("state", "=", "imported"), ("import_date", "<", limit)]).unlink()
 
     def _compute_raw_filename(self):
         for failure in self:

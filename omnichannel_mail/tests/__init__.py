@@ -4,3 +4,4 @@ from . import test_fetchmail_imap
 from . import test_ui
 from . import test_mail_corpus
 from . import test_fetchmail_busy
+from . import test_mail_failure
