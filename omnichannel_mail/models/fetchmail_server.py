@@ -36,13 +36,13 @@ class FetchmailServer(models.Model):
         help="Mail fetched from this mailbox opens or continues conversations on this email channel.",
     )
 
-
     def unlink(self):
         # Mail already imported is owed to nobody: only mail still not imported blocks the deletion.
         self.env["omnichannel.mail.failure"].sudo().search(
             [("server_id", "in", self.ids), ("state", "=", "imported")]
         ).unlink()
         return super().unlink()
+
     def fetch_mail(self, raise_exception=True):
         others = self.filtered(lambda server: server._get_connection_type() not in ("imap", "pop"))
         if others:
