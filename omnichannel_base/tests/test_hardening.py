@@ -181,11 +181,16 @@ class TestConversationDetails(OmnichannelCase):
 
 
 class TestOneWriter(OmnichannelCase):
-    def test_every_insert_into_the_timeline_goes_through_the_writer(self):
+    def test_every_write_into_the_timeline_goes_through_the_interaction_model(self):
         writers = []
         for path in ROOT.glob("omnichannel_*/**/*.py"):
             if "tests" in path.parts or "migrations" in path.parts:
                 continue
-            if re.search(r"INSERT\s+INTO\s+omnichannel_interaction", path.read_text(), re.IGNORECASE):
+            sql = re.compile(r"(INSERT\s+INTO|UPDATE)\s+omnichannel_interaction\b", re.IGNORECASE)
+            if sql.search(path.read_text()):
                 writers.append(str(path.relative_to(ROOT)))
         self.assertEqual(writers, ["omnichannel_base/models/omnichannel_interaction.py"])
+        source = (ROOT / "omnichannel_base/models/omnichannel_interaction.py").read_text()
+        self.assertEqual(
+            len(re.findall(r"INSERT\s+INTO\s+omnichannel_interaction", source)), 2, "_insert_rows, _insert_select"
+        )
