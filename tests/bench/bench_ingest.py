@@ -284,6 +284,11 @@ def measure_ingest(odoo, registry, args, run, rng, partner_count):
             timings.append(time.perf_counter() - start)
         return timings
 
+    def count_conversations():
+        with registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM omnichannel_conversation")
+            return cr.fetchone()[0]
+
     results = {}
     for mode, size in (("single", 1), ("batch", BATCH)):
         count = max(size, args.events // size * size)
@@ -292,10 +297,12 @@ def measure_ingest(odoo, registry, args, run, rng, partner_count):
         events = make_events(mode, count)
         calls = [events[s : s + size] for s in range(0, count, size)]
         say(f"[bench] ingest, {mode}: {count:,} events in {len(calls):,} calls of {size} ...")
+        opened_before = count_conversations()
         timings = run_calls(calls)
         results[mode] = {
             "events": count,
             "calls": len(calls),
+            "opened_per_call": (count_conversations() - opened_before) / len(calls),
             "eps": count / sum(timings),
             "p50": percentile(timings, 50) * 1000,
             "p95": percentile(timings, 95) * 1000,
@@ -305,7 +312,7 @@ def measure_ingest(odoo, registry, args, run, rng, partner_count):
     return results
 
 
-def measure_orm_floor(odoo, registry, rounds=5):
+def measure_orm_floor(odoo, registry, rounds=5, conversations=0):
     """What Odoo's own ORM costs, alone, for the records one batch of 100 events must create
     (half of them from new senders): 50 ``res.partner`` and 100 chatter ``mail.message``.
     Rolled back; the median of ``rounds``. No ingest code runs here: it is the reference
@@ -331,11 +338,23 @@ def measure_orm_floor(odoo, registry, rounds=5):
                     for i in range(BATCH)
                 ]
             )
+            if conversations:  # what a batch opens, on top of what it needs to write
+                channel = conversation.channel_id
+                partners = env["res.partner"].search([], limit=conversations, order="id desc")
+                env["omnichannel.conversation"].with_context(
+                    tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
+                ).create(
+                    [
+                        {"partner_id": partner.id, "channel_id": channel.id, "thread_key": "floor"}
+                        for partner in partners
+                    ]
+                )
             env.flush_all()
             timings.append(time.perf_counter() - start)
             cr.rollback()
     ms = percentile(timings, 50) * 1000
-    say(f"[bench] ORM floor: {BATCH // 2} res.partner + {BATCH} mail.message created in {ms:.0f} ms")
+    opened = f" + {conversations} omnichannel.conversation" if conversations else ""
+    say(f"[bench] ORM floor: {BATCH // 2} res.partner + {BATCH} mail.message{opened} created in {ms:.0f} ms")
     return {"ms": ms, "eps": BATCH / (ms / 1000)}
 
 
@@ -414,6 +433,12 @@ def report(args, ingest, lookups, build_note):
         f"  reference: Odoo's ORM alone creating what a batch needs ({BATCH // 2} res.partner + {BATCH} mail.message)"
         f" takes {floor['ms']:.0f} ms, i.e. at most {floor['eps']:,.0f} events/s before any other work"
     )
+    with_conversations = ingest["floor_conversations"]
+    say(
+        f"  reference, no verdict: the same plus the {with_conversations['opened']} conversations a batch opened here "
+        f"takes {with_conversations['ms']:.0f} ms, at most {with_conversations['eps']:,.0f} events/s; batch ingest is "
+        f"{ingest['batch']['eps'] / with_conversations['eps']:.0%} of that"
+    )
     say()
     say("Find a partner by phone, queried in a format other than the stored one (ORM cache cleared before each call)")
     say(f"  {'method':<46}{'samples':>8}{'p50 ms':>10}{'p95 ms':>10}{'found':>9}")
@@ -485,6 +510,8 @@ def main():
     say(f"[bench] run #{run} on {args.db}")
     ingest = measure_ingest(odoo, registry, args, run, rng, args.partners)
     ingest["floor"] = measure_orm_floor(odoo, registry)
+    opened = round(ingest["batch"]["opened_per_call"])
+    ingest["floor_conversations"] = dict(measure_orm_floor(odoo, registry, conversations=opened), opened=opened)
     lookups = measure_lookups(odoo, registry, args, rng, args.partners)
     report(args, ingest, lookups, "built now" if built else "reused")
     say(f"[bench] total {time.perf_counter() - started:.0f} s")
