@@ -4,6 +4,11 @@ from odoo.exceptions import UserError
 STATES = [("new", "New"), ("open", "Open"), ("pending", "Pending"), ("resolved", "Resolved")]
 
 
+def _hours_field(help_text):
+    """A duration of the conversation in hours, stored for reports, which average it."""
+    return fields.Float(compute="_compute_durations", store=True, precompute=True, aggregator="avg", help=help_text)
+
+
 class OmnichannelConversation(models.Model):
     """A dialogue with one customer on one channel. Its chatter holds the messages."""
 
@@ -47,27 +52,9 @@ class OmnichannelConversation(models.Model):
     first_resolved_date = fields.Datetime(
         string="First Resolved On", readonly=True, copy=False, help="Kept when the conversation is reopened."
     )
-    first_response_hours = fields.Float(
-        compute="_compute_durations",
-        store=True,
-        precompute=True,
-        aggregator="avg",
-        help="Hours from first message to first answer.",
-    )
-    resolution_hours = fields.Float(
-        compute="_compute_durations",
-        store=True,
-        precompute=True,
-        aggregator="avg",
-        help="Hours from first message to the last resolution.",
-    )
-    first_resolution_hours = fields.Float(
-        compute="_compute_durations",
-        store=True,
-        precompute=True,
-        aggregator="avg",
-        help="Hours from first message to the first resolution, whatever happened after.",
-    )
+    first_response_hours = _hours_field("Hours from first message to first answer.")
+    resolution_hours = _hours_field("Hours from first message to the last resolution.")
+    first_resolution_hours = _hours_field("Hours from first message to the first resolution, whatever happened after.")
     interaction_ids = fields.One2many("omnichannel.interaction", "conversation_id")
     # Computed with the INSERT, not by an UPDATE of every new conversation right after it.
     rating_last_value = fields.Float(compute="_compute_rating_last_value", store=True, precompute=True)

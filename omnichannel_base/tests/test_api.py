@@ -8,29 +8,17 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 from odoo.tools.sql import column_exists
 
-URL = "/omnichannel/api/v1/events"
+from .common import EVENTS_URL, EventsApiCase
+
+URL = EVENTS_URL
 
 
 @tagged("post_install", "-at_install")
-class TestEventsApi(HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.env.company.country_id = cls.env.ref("base.es")
-        cls.channel = cls.env["omnichannel.channel"].create({"name": "Mobile app", "channel_type": "api"})
-        cls.channel.api_token = "s3cret-token-for-tests"
-
-    def post(self, body, token="s3cret-token-for-tests"):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        return self.url_open(URL, data=data, headers=headers)
-
+class TestEventsApi(EventsApiCase):
     def test_push_events_and_redeliver(self):
         body = {
             "events": [
@@ -111,21 +99,8 @@ class TestEventsApi(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestEventsApiRefusals(HttpCase):
+class TestEventsApiRefusals(EventsApiCase):
     """Whatever a client sends, the answer is JSON, and a refused call writes nothing."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.env.company.country_id = cls.env.ref("base.es")
-        cls.channel = cls.env["omnichannel.channel"].create({"name": "Fuzzed app", "channel_type": "api"})
-        cls.channel.api_token = "refusals-token"
-        cls.auth = {"Authorization": "Bearer refusals-token"}
-
-    def post(self, data, content_type="application/json", headers=None):
-        headers = {**self.auth, "Content-Type": content_type, **(headers or {})}
-        data = data if isinstance(data, (str, bytes)) else json.dumps(data)
-        return self.url_open(URL, data=data, headers=headers)
 
     def written(self):
         self.env.flush_all()
@@ -262,23 +237,18 @@ class TestEventsApiRefusals(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestApiToken(HttpCase):
+class TestApiToken(EventsApiCase):
+    TOKEN = None  # each test gives the channel its token, or none
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env.company.country_id = cls.env.ref("base.es")
-        cls.channel = cls.env["omnichannel.channel"].create({"name": "Token app", "channel_type": "api"})
         cls.manager = new_test_user(cls.env, "token.manager", groups="omnichannel_base.group_omnichannel_manager")
         cls.agent = new_test_user(cls.env, "token.agent", groups="omnichannel_base.group_omnichannel_user")
         cls.employee = new_test_user(cls.env, "token.employee", groups="base.group_user")
 
     def post(self, token):
-        event = {"sender": {"phone": "+34600700100"}}
-        return self.url_open(
-            URL,
-            data=json.dumps(event),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
+        return super().post({"sender": {"phone": "+34600700100"}}, token=token)
 
     def stored(self):
         self.env.flush_all()

@@ -19,9 +19,11 @@ from datetime import datetime
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
-URL = "/omnichannel/api/v1/events"
+from .common import EVENTS_URL, EventsApiCase
+
+URL = EVENTS_URL
 TOKEN = "fuzz-token-0123456789"
 SEED = int(os.environ.get("OMNI_FUZZ_SEED") or 20261130)
 EXAMPLES = int(os.environ.get("OMNI_FUZZ_EXAMPLES") or 10000)
@@ -246,13 +248,12 @@ def http_requests(draw):
 
 
 @tagged("post_install", "-at_install")
-class TestEventsApiFuzz(HttpCase):
+class TestEventsApiFuzz(EventsApiCase):
+    TOKEN = TOKEN
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env.company.country_id = cls.env.ref("base.es")
-        cls.channel = cls.env["omnichannel.channel"].create({"name": "Fuzzed app", "channel_type": "api"})
-        cls.channel.api_token = TOKEN
         cls.env["ir.config_parameter"].sudo().set_param("omnichannel.api_max_request_bytes", MAX_REQUEST_BYTES)
 
     def snapshot(self):
