@@ -1,7 +1,7 @@
 {
     "name": "Omnichannel CRM: Base",
     "summary": "One customer, one identity, one history across every channel",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "Omnichannel CRM contributors",
@@ -11,6 +11,7 @@
     "data": [
         "security/omnichannel_security.xml",
         "security/ir.model.access.csv",
+        "data/omnichannel_cron.xml",
         "views/omnichannel_conversation_views.xml",
         "views/omnichannel_interaction_views.xml",
         "views/omnichannel_identity_views.xml",
@@ -19,6 +20,7 @@
         "views/res_partner_views.xml",
         "views/res_partner_timeline_views.xml",
         "views/omnichannel_log_interaction_views.xml",
+        "views/omnichannel_connector_views.xml",
         "views/omnichannel_menus.xml",
     ],
     "demo": [

@@ -1,1 +1,2 @@
 from . import omnichannel_base
+from . import webhook

@@ -5,6 +5,11 @@ from . import omnichannel_identity
 from . import omnichannel_conversation
 from . import omnichannel_interaction
 from . import omnichannel_ingest
+from . import omnichannel_consent
+from . import omnichannel_inbox
+from . import omnichannel_outbox
+from . import omnichannel_delivery_status
+from . import omnichannel_media
 from . import res_partner
 from . import omnichannel_timeline_source
 from . import sale_order

@@ -2,6 +2,7 @@ from odoo import models
 from odoo.http import request
 
 from ..controllers.omnichannel_base import EVENTS_URL, error_response
+from ..controllers.webhook import WEBHOOK_PREFIX
 
 
 class IrHttp(models.AbstractModel):
@@ -10,7 +11,8 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _handle_error(cls, exception):
         # Odoo parses form bodies, and retries conflicting transactions, outside the route:
-        # what fails there must still reach the events API's clients as JSON, not as a page.
-        if request.httprequest.path == EVENTS_URL:
+        # what fails there must still reach the events API's clients and the providers as JSON, not as a page.
+        path = request.httprequest.path
+        if path == EVENTS_URL or path.startswith(WEBHOOK_PREFIX):
             return error_response(exception)
         return super()._handle_error(exception)

@@ -6,6 +6,8 @@ import secrets
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.provider import ProviderError
+
 _logger = logging.getLogger(__name__)
 
 
@@ -65,6 +67,38 @@ class OmnichannelChannel(models.Model):
         default="reopen",
         help="What a customer's message does when their last conversation here is resolved.",
     )
+    provider = fields.Selection(
+        selection="_selection_provider",
+        compute="_compute_provider",
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+        help="Who carries this channel's messages. Several providers may serve one type of channel.",
+    )
+    webhook_key = fields.Char(
+        copy=False,
+        readonly=True,
+        groups="base.group_system",
+        help="Unguessable part of the webhook URL. Regenerate it if the URL leaked.",
+    )
+    webhook_url = fields.Char(
+        string="Webhook URL",
+        compute="_compute_webhook_url",
+        groups="base.group_system",
+        help="Give this URL to the provider: it sends the channel's messages and statuses there.",
+    )
+    opt_out_keywords = fields.Char(
+        string="Opt-out Keywords",
+        default="STOP, BAJA, UNSUBSCRIBE, CANCELAR",
+        help="Comma-separated. A customer's message that is only one of these words records "
+        "their opt-out from this channel: nothing more is sent to them here.",
+    )
+    opt_in_keywords = fields.Char(
+        string="Opt-in Keywords",
+        default="START, ALTA, UNSTOP",
+        help="Comma-separated. A customer's message that is only one of these words records their opt-in again.",
+    )
     api_token = fields.Char(
         string="API Token",
         compute="_compute_api_token",
@@ -80,7 +114,55 @@ class OmnichannelChannel(models.Model):
 
     _sql_constraints = [
         ("api_token_unique", "UNIQUE(api_token_hash)", "Two channels cannot share an API token."),
+        ("webhook_key_unique", "UNIQUE(webhook_key)", "Two channels cannot share a webhook key."),
     ]
+
+    def init(self):
+        # Channels made before webhooks existed get their own key (a column default would
+        # give them all the same one).
+        self.env.cr.execute("SELECT id FROM omnichannel_channel WHERE webhook_key IS NULL")
+        for (channel_id,) in self.env.cr.fetchall():
+            self.env.cr.execute(
+                "UPDATE omnichannel_channel SET webhook_key = %s WHERE id = %s", [secrets.token_urlsafe(24), channel_id]
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            vals.setdefault("webhook_key", secrets.token_urlsafe(24))
+        return super().create(vals_list)
+
+    @api.model
+    def _selection_provider(self):
+        return [
+            (self.env[name]._code(), self.env[name]._description)
+            for name in sorted(self.env.registry)
+            if name.startswith("omnichannel.provider.")
+        ]
+
+    @api.depends("channel_type")
+    def _compute_provider(self):
+        """The first provider that carries the type, unless the one chosen carries it too."""
+        for channel in self:
+            if channel.provider and channel.channel_type in channel._provider()._channel_types:
+                continue
+            channel.provider = next(
+                (
+                    code
+                    for code, _label in self._selection_provider()
+                    if channel.channel_type in self.env[f"omnichannel.provider.{code}"]._channel_types
+                ),
+                False,
+            )
+
+    @api.depends("provider", "webhook_key")
+    def _compute_webhook_url(self):
+        base_url = self.get_base_url()
+        for channel in self:
+            key = channel.sudo().webhook_key
+            channel.webhook_url = (
+                f"{base_url}/omnichannel/webhook/{channel.provider}/{key}" if channel.provider and key else False
+            )
 
     @api.depends("company_id.country_id")
     def _compute_country_id(self):
@@ -98,10 +180,47 @@ class OmnichannelChannel(models.Model):
 
     # ------------------------------------------------------------ provider
     def _provider(self):
-        """The AbstractModel implementing this channel's protocol (``omnichannel.provider.<type>``)."""
+        """The AbstractModel implementing this channel's protocol (``omnichannel.provider.<code>``)."""
         self.ensure_one()
-        name = f"omnichannel.provider.{self.channel_type}"
-        return self.env[name] if name in self.env else self.env["omnichannel.provider"]
+        for code in (self.provider, self.channel_type):  # email channels predate providers
+            if code and f"omnichannel.provider.{code}" in self.env:
+                return self.env[f"omnichannel.provider.{code}"]
+        return self.env["omnichannel.provider"]
+
+    @api.model
+    def _find_by_webhook_key(self, provider, key):
+        """The active channel of ``provider`` whose webhook key is ``key``, or an empty recordset."""
+        if not key or not isinstance(key, str) or len(key) > 128:
+            return self.browse()
+        channel = self.sudo().search([("provider", "=", provider), ("webhook_key", "=", key)], limit=1)
+        if channel and hmac.compare_digest(channel.webhook_key.encode(), key.encode()):
+            return channel
+        return self.browse()
+
+    def action_regenerate_webhook_key(self):
+        """A new webhook URL; the old one stops working now."""
+        self.check_access("write")
+        for channel in self:
+            channel.sudo().webhook_key = secrets.token_urlsafe(24)
+
+    def action_test_connection(self):
+        """Ask the provider whether the channel's settings work; say what it answered."""
+        self.ensure_one()
+        self.check_access("write")
+        try:
+            found = self._provider()._test_connection(self)
+        except ProviderError as exc:
+            raise UserError(_("The provider refused the connection: %(error)s", error=exc)) from None
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": _("Connection works"), "message": found, "type": "success", "sticky": False},
+        }
+
+    def _keyword_in(self, field, text):
+        """Whether ``text`` is only one of the comma-separated keywords of ``field``."""
+        words = {word.strip().casefold() for word in (self[field] or "").split(",") if word.strip()}
+        return bool(text) and text.strip().strip(".!¡").strip().casefold() in words
 
     # ------------------------------------------------------------ API token
     def _compute_api_token(self):

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -46,6 +48,17 @@ class OmnichannelConversation(models.Model):
     thread_key = fields.Char(help="Provider thread the conversation follows, e.g. an email thread.", copy=False)
     lang = fields.Selection(related="partner_id.lang", string="Language")
     first_inbound_date = fields.Datetime(string="First Message", readonly=True, copy=False)
+    last_inbound_date = fields.Datetime(
+        string="Last Customer Message", readonly=True, copy=False, help="Opens the messaging window of some channels."
+    )
+    reply_window_end = fields.Datetime(
+        compute="_compute_reply_window_end",
+        help="Until when free-form replies may be sent, on channels that limit them (WhatsApp: 24 hours "
+        "after the customer's last message). Empty when the channel has no such limit.",
+    )
+    reply_window_open = fields.Boolean(compute="_compute_reply_window_end")
+    reply_window_note = fields.Char(compute="_compute_reply_window_end")
+    failed_outbox_count = fields.Integer(string="Messages Not Sent", compute="_compute_failed_outbox_count")
     last_message_date = fields.Datetime(string="Last Message", readonly=True, copy=False, index=True)
     first_response_date = fields.Datetime(string="First Response", readonly=True, copy=False)
     resolved_date = fields.Datetime(string="Resolved On", readonly=True, copy=False)
@@ -96,6 +109,52 @@ class OmnichannelConversation(models.Model):
             conversation.first_resolution_hours = hours(
                 conversation.first_inbound_date, conversation.first_resolved_date
             )
+
+    @api.depends("last_inbound_date", "channel_id")
+    @api.depends_context("uid")
+    def _compute_reply_window_end(self):
+        now = fields.Datetime.now()
+        for conversation in self:
+            hours = conversation.channel_id._provider()._reply_window_hours
+            end = (
+                conversation.last_inbound_date + timedelta(hours=hours)
+                if hours and conversation.last_inbound_date
+                else False
+            )
+            conversation.reply_window_end = end
+            conversation.reply_window_open = not hours or bool(end and end > now)
+            if not hours:
+                conversation.reply_window_note = False
+            elif conversation.reply_window_open:
+                minutes = int((end - now).total_seconds() // 60)
+                conversation.reply_window_note = _(
+                    "Replies can be written freely for another %(hours)s h %(minutes)02d min; after that, "
+                    "only approved templates.",
+                    hours=minutes // 60,
+                    minutes=minutes % 60,
+                )
+            else:
+                conversation.reply_window_note = _(
+                    "The %(hours)s-hour window for free replies is closed: send an approved template "
+                    "(Send Template) until the customer writes again.",
+                    hours=hours,
+                )
+
+    def _compute_failed_outbox_count(self):
+        counts = dict(
+            self.env["omnichannel.outbox"]._read_group(
+                [("conversation_id", "in", self.ids), ("state", "=", "failed")], ["conversation_id"], ["__count"]
+            )
+        )
+        for conversation in self:
+            conversation.failed_outbox_count = counts.get(conversation, 0)
+
+    def action_view_failed_outbox(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("omnichannel_base.action_omnichannel_outbox")
+        action["domain"] = [("conversation_id", "=", self.id), ("state", "=", "failed")]
+        action["context"] = {}
+        return action
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -174,7 +233,7 @@ class OmnichannelConversation(models.Model):
             )
 
     # ------------------------------------------------------------ messages
-    MESSAGE_FIELDS = ("state", "last_message_date", "first_inbound_date", "first_response_date")
+    MESSAGE_FIELDS = ("state", "last_message_date", "first_inbound_date", "first_response_date", "last_inbound_date")
 
     @api.model
     def _values_after_messages(self, current, messages):
@@ -182,16 +241,18 @@ class OmnichannelConversation(models.Model):
         [(direction, date)], taken in date order."""
         state, last = current.get("state") or "new", current.get("last_message_date")
         first_inbound, first_response = current.get("first_inbound_date"), current.get("first_response_date")
+        last_inbound = current.get("last_inbound_date")
         for direction, date in sorted(messages, key=lambda m: m[1]):
             last = max(last or date, date)
             if direction == "inbound":
                 first_inbound = first_inbound or date
+                last_inbound = max(last_inbound or date, date)
                 state = "open" if state == "pending" else state
             else:
                 if first_inbound and not first_response:
                     first_response = max(date, first_inbound)
                 state = "open" if state == "new" else state
-        return dict(zip(self.MESSAGE_FIELDS, (state, last, first_inbound, first_response)))
+        return dict(zip(self.MESSAGE_FIELDS, (state, last, first_inbound, first_response, last_inbound), strict=True))
 
     def _register_messages(self, messages):
         """Record ``messages`` [(direction, date)]: dates, first response and state."""
@@ -209,14 +270,24 @@ class OmnichannelConversation(models.Model):
             and message.subtype_id == self.env.ref("mail.mt_comment")
             and message.author_id != self.partner_id
             and not self.env.context.get("omnichannel_ingesting")
+            and not self.env.context.get("omnichannel_no_send")  # sent otherwise (a template, say)
         )
         if is_reply:
-            self.channel_id._check_can_send()
-            external_id = self.channel_id._provider()._send(self, message)
+            channel = self.channel_id
+            channel._check_can_send()
+            self.env["omnichannel.consent"]._check_can_send(self.partner_id, channel)
+            provider = channel._provider()
+            provider._check_reply(self, message)
+            if provider._uses_outbox:
+                # Sent after the agent's transaction commits: a provider that is down never fails the reply.
+                payload = provider._outbox_payload(self, message)
+                self.env["omnichannel.outbox"]._enqueue(self, message, payload, message.preview)
+                return result
+            external_id = provider._send(self, message)
             self.env["omnichannel.ingest"].sudo().ingest(
                 [
                     {
-                        "channel_id": self.channel_id.id,
+                        "channel_id": channel.id,
                         "partner_id": self.partner_id.id,
                         "external_id": external_id or f"mail.message:{message.id}",
                         "direction": "outbound",

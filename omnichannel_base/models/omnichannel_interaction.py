@@ -105,7 +105,10 @@ BACKFILL_COLUMNS = (
     "res_id",
     "external_id",
 )
-SOURCE_MODELS_CACHE = "omnichannel_source_models"  # key in the cursor's cache
+SOURCE_MODELS_CACHE = "omnichannel_source_models"
+# How far a message got; "failed" is past "sent" but before "delivered" (a message delivered
+# or read has not failed, whatever arrives after).
+STATE_RANK = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}  # key in the cursor's cache
 
 
 class OmnichannelInteraction(models.Model):
@@ -148,7 +151,7 @@ class OmnichannelInteraction(models.Model):
     res_id = fields.Many2oneReference(string="Source Record", model_field="res_model", readonly=True)
     external_id = fields.Char(string="External ID", readonly=True, help="The provider's id for this event.")
     delivery_state = fields.Selection(
-        [("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read"), ("failed", "Failed")],
+        [("queued", "Queued"), ("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read"), ("failed", "Failed")],
         readonly=True,
         help="Of outbound messages, as far as the channel reports it.",
     )
@@ -336,6 +339,61 @@ class OmnichannelInteraction(models.Model):
             [state, *map(list, zip(*updates))],
         )
         self.invalidate_model(["delivery_state", "delivery_error"])
+
+    @api.model
+    def _advance_delivery_states(self, updates):
+        """Statuses reported by a provider: ``updates`` = [(channel id, external id, state, error)].
+
+        Forward only: queued < sent < delivered < read, and failed only before delivery, so a
+        "delivered" arriving after "read" changes nothing. Returns {(channel id, external id):
+        moved} for the pairs that matched an outbound row; ``moved`` says whether its state changed.
+        """
+        if not updates:
+            return {}
+        # One UPDATE changes a row once: keep the furthest state reported for each message.
+        furthest = {}
+        for channel_id, external_id, state, error in updates:
+            key = (channel_id, external_id)
+            if key not in furthest or STATE_RANK[state] > STATE_RANK[furthest[key][2]]:
+                furthest[key] = (channel_id, external_id, state, error)
+        updates = list(furthest.values())
+        self.flush_model(["delivery_state", "delivery_error", "external_id"])
+        self.env.cr.execute(
+            """WITH u AS (SELECT * FROM unnest(%s::int[], %s::varchar[], %s::varchar[], %s::varchar[])
+                                   AS u(channel_id, external_id, state, error)),
+                    matched AS (
+                        UPDATE omnichannel_interaction i SET delivery_state = u.state, delivery_error = u.error
+                          FROM u
+                         WHERE i.channel_id = u.channel_id AND i.external_id = u.external_id
+                           AND i.direction = 'outbound'
+                           AND CASE WHEN u.state = 'failed'
+                                    THEN COALESCE(i.delivery_state, 'queued') IN ('queued', 'sent')
+                                    ELSE array_position(ARRAY['queued', 'sent', 'delivered', 'read'],
+                                                        COALESCE(i.delivery_state, 'queued'))
+                                       < array_position(ARRAY['queued', 'sent', 'delivered', 'read'], u.state::text)
+                                END
+                        RETURNING i.id)
+               SELECT i.channel_id, i.external_id, bool_or(i.id IN (SELECT id FROM matched))
+                 FROM omnichannel_interaction i
+                 JOIN u ON i.channel_id = u.channel_id AND i.external_id = u.external_id
+                WHERE i.direction = 'outbound'
+                GROUP BY i.channel_id, i.external_id""",
+            [list(column) for column in zip(*updates, strict=True)],
+        )
+        found = {(channel_id, external_id): moved for channel_id, external_id, moved in self.env.cr.fetchall()}
+        self.invalidate_model(["delivery_state", "delivery_error"])
+        return found
+
+    @api.model
+    def _set_external_id(self, interaction_id, external_id, state):
+        """The provider's id for an outbound row once it accepted the message, with its state."""
+        self.flush_model(["external_id", "delivery_state", "delivery_error"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_interaction SET external_id = %s, delivery_state = %s, delivery_error = NULL
+                WHERE id = %s""",
+            [external_id, state, interaction_id],
+        )
+        self.invalidate_model(["external_id", "delivery_state", "delivery_error"])
 
     @api.model
     def _link_mail_message(self, channel, external_id, message):

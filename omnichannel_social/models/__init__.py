@@ -1,1 +1,4 @@
 from . import omnichannel_channel
+from . import omnichannel_provider_whatsapp
+from . import omnichannel_whatsapp_template
+from . import omnichannel_conversation

@@ -1,1 +1,2 @@
 from . import test_channel
+from . import test_whatsapp_smoke

@@ -1,0 +1,125 @@
+import logging
+
+from odoo import _, api, fields, models
+
+from ..tools.jobs import MAX_ATTEMPTS, auto_commit, next_attempt, trigger
+from ..tools.provider import ProviderError
+
+_logger = logging.getLogger(__name__)
+
+CRON = "omnichannel_base.ir_cron_omnichannel_media"
+
+
+class OmnichannelMedia(models.Model):
+    """Files a customer sent, to download from the provider in the background.
+
+    The message is on the timeline and in the chatter at once; its file follows, attached
+    to the same chatter message, when the provider hands it over. Downloads are retried with
+    backoff; one that keeps failing says so in the chatter.
+    """
+
+    _name = "omnichannel.media"
+    _description = "Media to Download"
+    _order = "id"
+
+    interaction_id = fields.Many2one("omnichannel.interaction", required=True, ondelete="cascade", readonly=True)
+    ref = fields.Char(required=True, readonly=True, help="The provider's id or URL of the file.")
+    name = fields.Char(readonly=True)
+    mimetype = fields.Char(readonly=True)
+    state = fields.Selection(
+        [("pending", "To Download"), ("done", "Downloaded"), ("failed", "Failed")], default="pending", readonly=True
+    )
+    attempts = fields.Integer(readonly=True)
+    next_attempt = fields.Datetime(readonly=True, default=fields.Datetime.now)
+    error = fields.Char(readonly=True)
+    attachment_id = fields.Many2one("ir.attachment", readonly=True)
+
+    _sql_constraints = [("ref_unique", "UNIQUE(interaction_id, ref)", "This file is already queued.")]
+
+    @api.model
+    def _enqueue(self, items):
+        """Queue [(interaction, {ref, name, mimetype})]; a redelivered message queues nothing."""
+        self.env.cr.execute(
+            """INSERT INTO omnichannel_media (interaction_id, ref, name, mimetype, state, attempts, next_attempt,
+                                              create_uid, write_uid, create_date, write_date)
+               SELECT u.*, 'pending', 0, now() AT TIME ZONE 'UTC', %s, %s, now() AT TIME ZONE 'UTC',
+                      now() AT TIME ZONE 'UTC'
+                 FROM unnest(%s::int[], %s::varchar[], %s::varchar[], %s::varchar[]) AS u
+               ON CONFLICT DO NOTHING""",
+            [
+                self.env.uid,
+                self.env.uid,
+                [interaction.id for interaction, _file in items],
+                [str(file["ref"]) for _interaction, file in items],
+                [file.get("name") for _interaction, file in items],
+                [file.get("mimetype") for _interaction, file in items],
+            ],
+        )
+        if self.env.cr.rowcount:
+            trigger(self.env, CRON)
+
+    @api.model
+    def _cron_download(self, limit=50):
+        self.flush_model()
+        self.env.cr.execute(
+            """SELECT id FROM omnichannel_media WHERE state = 'pending' AND next_attempt <= %s
+                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+            [fields.Datetime.now(), limit],
+        )
+        for media in self.browse([row[0] for row in self.env.cr.fetchall()]):
+            media._download()
+            auto_commit(self.env)
+
+    def _download(self):
+        interaction = self.interaction_id
+        channel = interaction.channel_id
+        try:
+            name, mimetype, content = channel._provider()._download_media(channel, self.ref)
+        except ProviderError as exc:
+            attempts = self.attempts + 1
+            if exc.transient and attempts < MAX_ATTEMPTS:
+                self.write(
+                    {"attempts": attempts, "error": str(exc), "next_attempt": next_attempt(attempts, exc.retry_after)}
+                )
+            else:
+                self.write({"attempts": attempts, "error": str(exc), "state": "failed"})
+                self._say_failed()
+            return
+        message = interaction.mail_message_id
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": self.name or name,
+                    "mimetype": self.mimetype or mimetype,
+                    "raw": content,
+                    "res_model": message.model or "omnichannel.interaction",
+                    "res_id": message.res_id or interaction.id,
+                }
+            )
+        )
+        if message:
+            message.sudo().attachment_ids = [fields.Command.link(attachment.id)]
+        self.write({"state": "done", "error": False, "attachment_id": attachment.id})
+
+    def _say_failed(self):
+        conversation = self.interaction_id.conversation_id
+        if conversation:
+            conversation.message_post(
+                body=_(
+                    "The file %(name)s the customer sent could not be downloaded from %(channel)s: %(error)s",
+                    name=self.name or self.ref,
+                    channel=self.interaction_id.channel_id.name,
+                    error=self.error,
+                ),
+                message_type="notification",
+                subtype_xmlid="mail.mt_note",
+            )
+
+    @api.autovacuum
+    def _gc_done(self):
+        self.env.cr.execute(
+            """DELETE FROM omnichannel_media
+                WHERE state = 'done' AND write_date < now() AT TIME ZONE 'UTC' - interval '30 days'"""
+        )
