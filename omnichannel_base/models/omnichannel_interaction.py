@@ -105,10 +105,10 @@ BACKFILL_COLUMNS = (
     "res_id",
     "external_id",
 )
-SOURCE_MODELS_CACHE = "omnichannel_source_models"
+SOURCE_MODELS_CACHE = "omnichannel_source_models"  # key in the cursor's cache
 # How far a message got; "failed" is past "sent" but before "delivered" (a message delivered
 # or read has not failed, whatever arrives after).
-STATE_RANK = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}  # key in the cursor's cache
+STATE_RANK = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
 
 
 class OmnichannelInteraction(models.Model):
@@ -344,8 +344,8 @@ class OmnichannelInteraction(models.Model):
     def _advance_delivery_states(self, updates):
         """Statuses reported by a provider: ``updates`` = [(channel id, external id, state, error)].
 
-        Forward only: queued < sent < delivered < read, and failed only before delivery, so a
-        "delivered" arriving after "read" changes nothing. Returns {(channel id, external id):
+        Forward only, in the order of STATE_RANK: a "delivered" arriving after "read" changes
+        nothing, and a message delivered or read never becomes failed. Returns {(channel id, external id):
         moved} for the pairs that matched an outbound row; ``moved`` says whether its state changed.
         """
         if not updates:
@@ -366,19 +366,15 @@ class OmnichannelInteraction(models.Model):
                           FROM u
                          WHERE i.channel_id = u.channel_id AND i.external_id = u.external_id
                            AND i.direction = 'outbound'
-                           AND CASE WHEN u.state = 'failed'
-                                    THEN COALESCE(i.delivery_state, 'queued') IN ('queued', 'sent')
-                                    ELSE array_position(ARRAY['queued', 'sent', 'delivered', 'read'],
-                                                        COALESCE(i.delivery_state, 'queued'))
-                                       < array_position(ARRAY['queued', 'sent', 'delivered', 'read'], u.state::text)
-                                END
+                           AND array_position(%s::varchar[], COALESCE(i.delivery_state, 'queued'))
+                             < array_position(%s::varchar[], u.state)
                         RETURNING i.id)
                SELECT i.channel_id, i.external_id, bool_or(i.id IN (SELECT id FROM matched))
                  FROM omnichannel_interaction i
                  JOIN u ON i.channel_id = u.channel_id AND i.external_id = u.external_id
                 WHERE i.direction = 'outbound'
                 GROUP BY i.channel_id, i.external_id""",
-            [list(column) for column in zip(*updates, strict=True)],
+            [*(list(column) for column in zip(*updates, strict=True)), list(STATE_RANK), list(STATE_RANK)],
         )
         found = {(channel_id, external_id): moved for channel_id, external_id, moved in self.env.cr.fetchall()}
         self.invalidate_model(["delivery_state", "delivery_error"])

@@ -41,6 +41,15 @@ class OmnichannelProvider(models.AbstractModel):
     _uses_outbox = False
     _reply_window_hours = 0  # free-form replies only this long after the customer's last message
 
+    def init(self):
+        # Channels made before their provider's module was installed get it now (their stored
+        # compute ran when no provider for their type existed yet).
+        if self._name != "omnichannel.provider" and self._channel_types:
+            self.env.cr.execute(
+                "UPDATE omnichannel_channel SET provider = %s WHERE provider IS NULL AND channel_type = ANY(%s)",
+                [self._code(), list(self._channel_types)],
+            )
+
     @api.model
     def _code(self):
         return self._name.removeprefix("omnichannel.provider.")

@@ -248,6 +248,7 @@ class ResPartner(models.Model):
         conversation_states = {c.id: c._fields["state"].convert_to_export(c.state, c) for c in conversations}
         kinds = dict(interactions._fields["kind"]._description_selection(self.env))
         directions = dict(interactions._fields["direction"]._description_selection(self.env))
+        delivery_states = dict(interactions._fields["delivery_state"]._description_selection(self.env))
         channel_labels = dict(interactions._fields["channel_type"]._description_selection(self.env))
         groups = dict(KIND_GROUPS)
         items = []
@@ -264,6 +265,8 @@ class ResPartner(models.Model):
                 item_details = [(self.env._("Conversation"), conversation_states[conversation.id])]
                 if interaction.delivery_state == "failed":
                     item_details.append((self.env._("Not delivered"), interaction.delivery_error or ""))
+                elif interaction.delivery_state:
+                    item_details.append((self.env._("Delivery"), delivery_states[interaction.delivery_state]))
             else:
                 source, item_details = False, []
             author = interaction.user_id if interaction.direction != "inbound" else interaction.partner_id

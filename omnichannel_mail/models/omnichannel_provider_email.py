@@ -6,7 +6,8 @@ class OmnichannelProviderEmail(models.AbstractModel):
 
     _name = "omnichannel.provider.email"
     _inherit = "omnichannel.provider"
-    _description = "Omnichannel Provider: Email"
+    _description = "Odoo Mail Gateway"
+    _channel_types = ("email",)
 
     @api.model
     def _send(self, conversation, message):

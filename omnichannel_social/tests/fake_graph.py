@@ -38,6 +38,7 @@ import re
 import secrets
 import threading
 from collections import namedtuple
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -112,21 +113,21 @@ def _no_object(method, object_id):
     )
 
 
+@dataclass
 class _Rule:
     """An injected answer: consumed ``times`` times (forever when None) by matching requests."""
 
-    def __init__(self, method, pattern, *, times, delay, status, code, subcode, message, details, body, headers):
-        self.method = method.upper()
-        self.pattern = re.compile(pattern)
-        self.times = times
-        self.delay = delay
-        self.status = status
-        self.code = code
-        self.subcode = subcode
-        self.message = message
-        self.details = details
-        self.body = body
-        self.headers = headers
+    method: str
+    pattern: re.Pattern
+    times: int | None
+    delay: float
+    status: int | None
+    code: int | None
+    subcode: int | None
+    message: str | None
+    details: str | None
+    body: bytes | str | None
+    headers: dict
 
     @property
     def answers(self):
@@ -164,7 +165,7 @@ class FakeGraph:
         handler = type("Handler", (_Handler,), {"graph": self})
         self._closing.clear()
         self._server = _Server(("127.0.0.1", 0), handler)
-        threading.Thread(target=self._server.serve_forever, name="fake-graph", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-graph", daemon=True).start()
 
     def stop(self):
         self._closing.set()  # wakes handlers sleeping on an injected delay
@@ -228,8 +229,8 @@ class FakeGraph:
         if status is not None and code is None and body is None:
             code = 131000 if status >= 500 else 130429 if status == 429 else 100
         rule = _Rule(
-            method,
-            path_pattern,
+            method.upper(),
+            re.compile(path_pattern),
             times=times,
             delay=delay,
             status=status,
@@ -285,17 +286,14 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     graph = None  # the FakeGraph, set on the subclass made per server
 
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
-        pass
+    def log_message(self, *args):
+        """Keep test output quiet."""
 
     def do_GET(self):
         self._serve("GET")
 
     def do_POST(self):
         self._serve("POST")
-
-    def do_DELETE(self):
-        self._serve("DELETE")
 
     # -- dispatch ------------------------------------------------------------------------
     def _serve(self, method):
@@ -382,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
                 400, 100, f"(#100) Param type must be one of {{{', '.join(t.upper() for t in MESSAGE_TYPES)}}}"
             )
         content = payload.get(message_type)
-        if not isinstance(content, (dict, list)) or not content:
+        if not isinstance(content, list if message_type == "contacts" else dict) or not content:
             raise _missing(message_type)
         if message_type == "text":
             text = content.get("body")
