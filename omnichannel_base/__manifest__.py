@@ -20,8 +20,8 @@
         "views/res_partner_views.xml",
         "views/res_partner_timeline_views.xml",
         "views/omnichannel_log_interaction_views.xml",
-        "views/omnichannel_connector_views.xml",
         "views/omnichannel_menus.xml",
+        "views/omnichannel_connector_views.xml",  # its menus go under the root menu
     ],
     "demo": [
         "demo/omnichannel_demo.xml",

@@ -15,5 +15,9 @@
     ],
     "external_dependencies": {"python": ["phonenumbers", "requests"]},
     "demo": ["demo/omnichannel_social_demo.xml"],
+    "assets": {
+        "web.assets_backend": ["omnichannel_social/static/src/**/*"],
+        "web.assets_tests": ["omnichannel_social/static/tests/tours/**/*"],
+    },
     "installable": True,
 }

@@ -190,8 +190,8 @@ class OmnichannelChannel(models.Model):
     @api.model
     def _find_by_webhook_key(self, provider, key):
         """The active channel of ``provider`` whose webhook key is ``key``, or an empty recordset."""
-        if not key or not isinstance(key, str) or len(key) > 128:
-            return self.browse()
+        if not key or not isinstance(key, str) or len(key) > 128 or "\x00" in key or "\x00" in provider:
+            return self.browse()  # PostgreSQL cannot even compare a string holding NUL
         channel = self.sudo().search([("provider", "=", provider), ("webhook_key", "=", key)], limit=1)
         if channel and hmac.compare_digest(channel.webhook_key.encode(), key.encode()):
             return channel

@@ -269,16 +269,18 @@ class OmnichannelInbox(models.Model):
             self.env["omnichannel.media"]._enqueue(media)
 
     def _new_choices(self, consents):
-        """The consents that change where the customer stands (a redelivered STOP records nothing)."""
-        Consent, last, kept = self.env["omnichannel.consent"], {}, []
+        """The consents that change where the customer stands. A redelivered STOP records nothing,
+        nor does a choice older than the last one recorded: providers redeliver in no order, so
+        an old STOP arriving after the customer's ALTA must not say they opted out again."""
+        Consent, last, kept = self.env["omnichannel.consent"].sudo(), {}, []
         for values in sorted(consents, key=lambda v: v["date"]):
             key = (values["partner_id"], values["channel_id"])
             if key not in last:
-                partner = self.env["res.partner"].browse(key[0])
-                channel = self.env["omnichannel.channel"].browse(key[1])
-                last[key] = "out" if Consent._opted_out(partner, channel) else "in"
-            if last[key] != values["opt"]:
-                last[key] = values["opt"]
+                previous = Consent.search([("partner_id", "=", key[0]), ("channel_id", "=", key[1])], limit=1)
+                last[key] = (previous.opt or "in", previous.date)
+            opt, date = last[key]
+            if values["opt"] != opt and not (date and values["date"] < date):
+                last[key] = (values["opt"], values["date"])
                 kept.append(values)
         return kept
 

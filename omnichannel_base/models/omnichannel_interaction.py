@@ -369,27 +369,37 @@ class OmnichannelInteraction(models.Model):
                            AND array_position(%s::varchar[], COALESCE(i.delivery_state, 'queued'))
                              < array_position(%s::varchar[], u.state)
                         RETURNING i.id)
-               SELECT i.channel_id, i.external_id, bool_or(i.id IN (SELECT id FROM matched))
+               SELECT i.channel_id, i.external_id, bool_or(i.id IN (SELECT id FROM matched)),
+                      array_agg(i.id) FILTER (WHERE i.id IN (SELECT id FROM matched))
                  FROM omnichannel_interaction i
                  JOIN u ON i.channel_id = u.channel_id AND i.external_id = u.external_id
                 WHERE i.direction = 'outbound'
                 GROUP BY i.channel_id, i.external_id""",
             [*(list(column) for column in zip(*updates, strict=True)), list(STATE_RANK), list(STATE_RANK)],
         )
-        found = {(channel_id, external_id): moved for channel_id, external_id, moved in self.env.cr.fetchall()}
+        rows = self.env.cr.fetchall()
+        found = {(channel_id, external_id): moved for channel_id, external_id, moved, _ids in rows}
         self.invalidate_model(["delivery_state", "delivery_error"])
+        self._notify_delivery_states([id_ for *_key, ids in rows for id_ in ids or ()])
         return found
 
     @api.model
-    def _set_external_id(self, interaction_id, external_id, state):
-        """The provider's id for an outbound row once it accepted the message, with its state."""
+    def _set_external_id(self, interaction_id, external_id, state, error=None):
+        """An outbound row's provider id and delivery state, as the outbox learns them: the id
+        once the provider accepted the message, or the reason it never did (state "failed")."""
         self.flush_model(["external_id", "delivery_state", "delivery_error"])
         self.env.cr.execute(
-            """UPDATE omnichannel_interaction SET external_id = %s, delivery_state = %s, delivery_error = NULL
+            """UPDATE omnichannel_interaction SET external_id = %s, delivery_state = %s, delivery_error = %s
                 WHERE id = %s""",
-            [external_id, state, interaction_id],
+            [external_id, state, error, interaction_id],
         )
         self.invalidate_model(["external_id", "delivery_state", "delivery_error"])
+        self._notify_delivery_states([interaction_id])
+
+    @api.model
+    def _notify_delivery_states(self, interaction_ids):
+        """Called whenever the delivery state of these outbound rows changed, for modules that show
+        it live (omnichannel_social pushes it to open chatters). Does nothing here."""
 
     @api.model
     def _link_mail_message(self, channel, external_id, message):

@@ -172,6 +172,11 @@ class OmnichannelOutbox(models.Model):
         return None
 
     def _mark_sent(self, external_id):
+        # A status carrying this row's key may have recorded the id first (``_reconcile``) and
+        # moved the timeline row on to delivered or read: leave both as they are.
+        self.invalidate_recordset(["state", "external_id"])
+        if self.state == "sent" and self.external_id == external_id:
+            return
         self.write({"state": "sent", "external_id": external_id, "sent_date": fields.Datetime.now(), "error": False})
         if self.interaction_id:
             self.env["omnichannel.interaction"].sudo()._set_external_id(self.interaction_id.id, external_id, "sent")
@@ -194,12 +199,9 @@ class OmnichannelOutbox(models.Model):
 
     def _fail_interaction(self, reason):
         """Its timeline row shows why: the provider never accepted the message, so it has no id."""
-        self.env["omnichannel.interaction"].flush_model()
-        self.env.cr.execute(
-            "UPDATE omnichannel_interaction SET delivery_state = 'failed', delivery_error = %s WHERE id = %s",
-            [reason, self.interaction_id.id],
+        self.env["omnichannel.interaction"].sudo()._set_external_id(
+            self.interaction_id.id, self.interaction_id.external_id, "failed", reason
         )
-        self.env["omnichannel.interaction"].invalidate_model(["delivery_state", "delivery_error"])
 
     @api.model
     def _fail_abandoned(self):

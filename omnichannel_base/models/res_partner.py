@@ -29,6 +29,7 @@ class ResPartner(models.Model):
     omni_identity_ids = fields.One2many("omnichannel.identity", "partner_id", string="Identities")
     omni_interaction_ids = fields.One2many("omnichannel.interaction", "partner_id", string="Interactions")
     omni_conversation_ids = fields.One2many("omnichannel.conversation", "partner_id", string="Conversations")
+    omni_consent_ids = fields.One2many("omnichannel.consent", "partner_id", string="Channel Consent")
     omni_source_channel_id = fields.Many2one(
         "omnichannel.channel",
         string="Created From Channel",

@@ -21,6 +21,9 @@ from ..tools.whatsapp import parse_delivery, wa_id_phones
 # has stopped marketing messages").
 OPT_OUT_CODES = {131050}
 MEDIA_KINDS = {"image", "video", "audio", "document", "sticker"}
+GRAPH_TIMEOUT = (3.05, 10)  # seconds to connect, seconds to wait for Meta's answer
+# Setting (seconds) replacing the wait for Meta's answer, for slow networks and for tests.
+READ_TIMEOUT_PARAM = "omnichannel_social.graph_read_timeout"
 
 
 def media_kind(mimetype):
@@ -44,11 +47,21 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
     _reply_window_hours = 24  # Meta's customer service window
 
     @api.model
-    def _client(self, channel, timeout=(3.05, 10)):
+    def _client(self, channel, timeout=None):
         channel = channel.sudo()
         if not channel.wa_access_token or not channel.wa_phone_number_id:
             raise ProviderError(_("The channel %(name)s has no phone number ID or access token.", name=channel.name))
-        return GraphClient(channel._graph_url(), channel.wa_access_token, timeout=timeout)
+        return GraphClient(channel._graph_url(), channel.wa_access_token, timeout=timeout or self._timeout())
+
+    @api.model
+    def _timeout(self):
+        """(connect, read) seconds for Graph API calls; READ_TIMEOUT_PARAM, when set, is the read part."""
+        value = self.env["ir.config_parameter"].sudo().get_param(READ_TIMEOUT_PARAM)
+        try:
+            read = float(value or 0)
+        except ValueError:
+            read = 0
+        return (GRAPH_TIMEOUT[0], read) if read > 0 else GRAPH_TIMEOUT
 
     @api.model
     def _call(self, channel, method, *args, **kwargs):
@@ -57,8 +70,10 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
             return getattr(self._client(channel), method)(*args, **kwargs)
         except GraphError as exc:
             details = f" ({exc.details})" if getattr(exc, "details", None) else ""
+            # Meta titles most messages "(#code) ..."; ProviderError says the code once, itself.
+            message = exc.message.removeprefix(f"(#{exc.code}) ") if exc.code is not None else exc.message
             raise ProviderError(
-                f"{exc.message}{details}", code=exc.code, transient=exc.transient, retry_after=exc.retry_after
+                f"{message}{details}", code=exc.code, transient=exc.transient, retry_after=exc.retry_after
             ) from exc
 
     # ------------------------------------------------------------ webhooks
@@ -93,7 +108,7 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
     def _parse_webhook(self, delivery):
         try:
             payload = json.loads(delivery.payload)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python reads
             raise ValueError(_("The delivery is not JSON: %(error)s", error=exc)) from None
         items = parse_delivery(payload)
         channels = self._channels_of(items, delivery)
@@ -107,19 +122,27 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
 
     @api.model
     def _channels_of(self, items, delivery):
-        """{phone number id: channel}: one Meta app delivers for all its numbers at once."""
+        """{phone number id: channel}: one Meta app delivers for all its numbers at once.
+
+        Only channels of the same app (the same App Secret as the channel whose URL received
+        the delivery, which signed it) are reachable: a delivery signed with one app's secret
+        never writes into another app's channel, in this company or another.
+        """
         ids = {item["phone_number_id"] for item in items}
+        secret = delivery.channel_id.sudo().wa_app_secret
         channels = (
             self.env["omnichannel.channel"]
             .sudo()
             .search([("provider", "=", self._code()), ("wa_phone_number_id", "in", list(ids)), ("active", "=", True)])
+            .filtered(lambda channel: secret and channel.wa_app_secret == secret)
         )
         found = {channel.wa_phone_number_id: channel for channel in channels}
         missing = ids - set(found)
         if missing:
             raise ValueError(
                 _(
-                    "No active WhatsApp channel has the phone number ID %(ids)s: set it on a channel, then replay.",
+                    "No active WhatsApp channel of this Meta app (same App Secret) has the phone number ID "
+                    "%(ids)s: set it on a channel, then replay.",
                     ids=", ".join(sorted(missing)),
                 )
             )

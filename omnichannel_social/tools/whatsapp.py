@@ -70,6 +70,9 @@ _REFERRAL_KEYS = (
 )
 _WA_ID_RE = re.compile(r"^\+?(\d{6,15})$")
 _TIMESTAMP_RE = re.compile(r"^\d{1,12}$")
+# PostgreSQL stores neither NUL characters nor unpaired surrogates (which JSON's "\udxxx" escapes
+# can carry): they become U+FFFD, so that the customer's message still arrives, readable.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 class PayloadError(ValueError):
@@ -328,7 +331,7 @@ def _read_interactive(item, content, path, message):
         item["body"] = "\n".join(part for part in (title, description) if part) or None
         item["reply_id"] = _text(reply.get("id"))
     elif kind == "nfm_reply" and reply is not None:
-        item["body"] = _flow_response(reply.get("response_json"))
+        item["body"] = _text(_flow_response(reply.get("response_json")))
     else:
         item["unsupported"] = kind or "interactive"
 
@@ -340,7 +343,7 @@ def _flow_response(response_json):
         return None
     try:
         answers = json.loads(response_json)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python reads
         return response_json
     if not isinstance(answers, dict):
         return response_json
@@ -561,13 +564,13 @@ def _number(value):
         return "?"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip() or "?"
+    return _text(str(value).strip()) or "?"
 
 
 def _text(value):
     """A non-empty string, or None. Ids Meta documents as strings may come as numbers."""
     if isinstance(value, str):
-        return value if value.strip() else None
+        return _UNSTORABLE_RE.sub("\ufffd", value) if value.strip() else None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
