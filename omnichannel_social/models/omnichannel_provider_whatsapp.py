@@ -381,6 +381,10 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
                 if kind == "document":
                     content["filename"] = attachment.name
                 body = {"type": kind, kind: content}
+            if index < len(parts) - 1:
+                # Only the last part's status may tell the outbox the whole reply went out
+                # (``_reconcile``); an earlier part's key is not the row's.
+                body["biz_opaque_callback_data"] = f"{outbox.key}:{index}"
             answer = self._call(channel, "send_message", channel.wa_phone_number_id, {**common, **body})
             done = [*done, answer["messages"][0]["id"]]
             outbox.sudo().payload = dict(payload, sent_parts=done)
