@@ -493,29 +493,42 @@ def cmd_test(args):
 
 
 def cmd_bench(args):
-    """bench_ingest.py, then bench_timeline.py. ``--only ingest|timeline`` runs one of them;
-    ``--timeline-<option> [value]`` goes to bench_timeline.py as ``--<option> [value]``;
-    every other argument goes to bench_ingest.py."""
-    only, ingest_args, timeline_args = None, [], []
+    """bench_ingest.py, then bench_timeline.py, then bench_webhook.py. ``--only ingest|timeline|webhook``
+    runs one of them; ``--timeline-<option> [value]`` goes to bench_timeline.py as ``--<option> [value]``,
+    ``--webhook-<option> [value]`` to bench_webhook.py; every other argument goes to bench_ingest.py.
+    bench_webhook.py runs on bench_ingest.py's database: its ``--db``, unless ``--webhook-db`` is given."""
+    only, ingest_args, timeline_args, webhook_args = None, [], [], []
     bench_args = list(args.bench_args)
     while bench_args:
         arg = bench_args.pop(0)
         if arg == "--only" or arg.startswith("--only="):
             only = arg.partition("=")[2] or (bench_args.pop(0) if bench_args else "")
-        elif arg.startswith("--timeline-"):
-            timeline_args.append("--" + arg.removeprefix("--timeline-"))
+        elif arg.startswith(("--timeline-", "--webhook-")):
+            prefix = arg[: arg.index("-", 2) + 1]
+            target = timeline_args if prefix == "--timeline-" else webhook_args
+            target.append("--" + arg.removeprefix(prefix))
             if "=" not in arg and bench_args and not bench_args[0].startswith("-"):
-                timeline_args.append(bench_args.pop(0))  # its value
+                target.append(bench_args.pop(0))  # its value
         elif arg != "--":
             ingest_args.append(arg)
-    if only not in (None, "ingest", "timeline"):
-        sys.exit(f"bench: --only takes ingest or timeline, not {only!r}")
+    if only not in (None, "ingest", "timeline", "webhook"):
+        sys.exit(f"bench: --only takes ingest, timeline or webhook, not {only!r}")
+    if not any(arg == "--db" or arg.startswith("--db=") for arg in webhook_args):
+        for i, arg in enumerate(ingest_args):
+            if arg.startswith("--db="):
+                webhook_args.append(arg)
+            elif arg == "--db" and i + 1 < len(ingest_args):
+                webhook_args += [arg, ingest_args[i + 1]]
     ensure_interpreter()
     ensure_odoo()
     ensure_python_deps()
     ensure_postgres()
     conf = write_config()
-    benches = [("ingest", "bench_ingest.py", ingest_args), ("timeline", "bench_timeline.py", timeline_args)]
+    benches = [
+        ("ingest", "bench_ingest.py", ingest_args),
+        ("timeline", "bench_timeline.py", timeline_args),
+        ("webhook", "bench_webhook.py", webhook_args),
+    ]
     codes = [
         subprocess.run(
             [sys.executable, str(ROOT / "tests" / "bench" / script), "--config", str(conf), *script_args]

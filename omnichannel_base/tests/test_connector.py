@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 
 from .common import OmnichannelCase
@@ -160,7 +160,7 @@ class TestWebhookRefusals(HttpCase):
                 "groups_id": [(6, 0, self.env.ref("omnichannel_base.group_omnichannel_manager").ids)],
             }
         )
-        with self.assertRaises(Exception):  # AccessError: administrators only
+        with self.assertRaises(AccessError):  # administrators only
             channels[0].with_user(agent).read(["webhook_key"])
 
 
