@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 
 from ..tools.jobs import MAX_ATTEMPTS, auto_commit, next_attempt, trigger
 from ..tools.provider import ProviderError
+from ..tools.retry import is_concurrency_error
 
 _logger = logging.getLogger(__name__)
 
@@ -75,7 +76,12 @@ class OmnichannelMedia(models.Model):
         channel = interaction.channel_id
         try:
             name, mimetype, content = channel._provider()._download_media(channel, self.ref)
-        except ProviderError as exc:
+        except Exception as exc:
+            if is_concurrency_error(exc):
+                raise
+            if not isinstance(exc, ProviderError):  # an answer we did not expect: retried, then failed
+                _logger.warning("Media %s of interaction %s: %r", self.ref, interaction.id, exc, exc_info=True)
+                exc = ProviderError(f"{exc.__class__.__name__}: {exc}", transient=True)
             attempts = self.attempts + 1
             if exc.transient and attempts < MAX_ATTEMPTS:
                 self.write(

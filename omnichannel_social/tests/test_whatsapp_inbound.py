@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlencode
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import html2plaintext
@@ -273,6 +274,28 @@ class TestInboundMessageTypes(WhatsappInboundCase):
         self.assertEqual(len(fetched), 2 * len(cases), "media info, then the file, once per message")
         self.download_media()
         self.assertEqual(len(self.graph.requests), 2 * len(cases), "nothing downloaded twice")
+
+    def test_media_download_retries_then_says_it_failed(self):
+        media_id = self.graph.add_media(b"\xff\xd8\xff\xe0", "image/jpeg")
+        interaction = self.receive_message(self.message("image", {"mime_type": "image/jpeg", "id": media_id}))
+        media = self.env["omnichannel.media"].search([("interaction_id", "=", interaction.id)])
+        self.graph.inject("GET", media_id, status=500, times=1)  # Meta down for a moment
+        self.download_media()
+        self.assertEqual(media.state, "pending")
+        self.assertEqual(media.attempts, 1)
+        self.assertGreater(media.next_attempt, fields.Datetime.now(), "retried later, with backoff")
+        self.assertFalse(interaction.mail_message_id.attachment_ids)
+        media.next_attempt = fields.Datetime.now()
+        self.download_media()
+        self.assertEqual(media.state, "done")
+        self.assertEqual(interaction.mail_message_id.attachment_ids.raw, b"\xff\xd8\xff\xe0")
+
+        gone = self.receive_message(self.message("document", {"mime_type": "application/pdf", "id": "404404404"}))
+        self.download_media()  # Meta does not know the id: no use retrying
+        failed = self.env["omnichannel.media"].search([("interaction_id", "=", gone.id)])
+        self.assertEqual(failed.state, "failed")
+        note = gone.conversation_id.message_ids.filtered(lambda m: "could not be downloaded" in (m.body or ""))
+        self.assertTrue(note, "the agent learns the file is missing, and why")
 
     def test_location(self):
         location = {
