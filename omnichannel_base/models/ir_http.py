@@ -16,3 +16,11 @@ class IrHttp(models.AbstractModel):
         if path == EVENTS_URL or path.startswith(WEBHOOK_PREFIX):
             return error_response(exception)
         return super()._handle_error(exception)
+
+    @classmethod
+    def _serve_fallback(cls):
+        # Nothing but the route lives under the webhook URL: a path it does not match is unknown,
+        # never an attachment looked up by URL (which a NUL in the path turns into a database error).
+        if request.httprequest.path.startswith(WEBHOOK_PREFIX):
+            return None
+        return super()._serve_fallback()

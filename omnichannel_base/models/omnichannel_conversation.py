@@ -1,3 +1,4 @@
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -181,13 +182,22 @@ class OmnichannelConversation(models.Model):
         return super().write(vals)
 
     def _assign_from_team(self):
+        """Each conversation goes to its team's least busy member, counting those given out here:
+        one count, then one write and one subscription per agent (a batch of webhook deliveries
+        opens dozens of conversations at once)."""
+        load = self.team_id._agent_load()
+        assigned = defaultdict(list)
         for conversation in self:
-            agent = conversation.team_id._pick_agent()
+            agent = conversation.team_id._pick_agent(load)
             if agent:
-                conversation.user_id = agent
-                # Ingest assigns without tracking, which skips Odoo's auto-subscription of the
-                # responsible: the agent follows, to be notified of the customer's messages.
-                conversation.message_subscribe(partner_ids=agent.partner_id.ids)
+                load[agent] = load.get(agent, 0) + 1
+                assigned[agent].append(conversation.id)
+        for agent, ids in assigned.items():
+            conversations = self.browse(ids)
+            conversations.user_id = agent
+            # Ingest assigns without tracking, which skips Odoo's auto-subscription of the
+            # responsible: the agent follows, to be notified of the customer's messages.
+            conversations.message_subscribe(partner_ids=agent.partner_id.ids)
 
     # ------------------------------------------------------------ actions
     def action_assign_to_me(self):

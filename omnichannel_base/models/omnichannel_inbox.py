@@ -5,14 +5,14 @@ import time
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..tools.jobs import MAX_ATTEMPTS, next_attempt, trigger
+from ..tools.jobs import MAX_ATTEMPTS, cron_budget, next_attempt, trigger
 from ..tools.retry import is_concurrency_error, retry_on_concurrency
 from .omnichannel_provider import empty_parse
 
 _logger = logging.getLogger(__name__)
 
 BATCH = 100  # deliveries per transaction
-TIME_BUDGET = 50  # seconds per cron run; the cron comes back at once if work is left
+TIME_BUDGET = 50  # seconds per cron run at most (see jobs.cron_budget); the cron comes back at once if work is left
 CRON = "omnichannel_base.ir_cron_omnichannel_inbox"
 
 
@@ -95,6 +95,9 @@ class OmnichannelInbox(models.Model):
                 "digest": hashlib.sha256(body).hexdigest(),
                 "uid": self.env.uid,
             },
+            # The same body stored by a concurrent request fails ON CONFLICT with a serialization
+            # error; Odoo serves the request again (then DO NOTHING): no ERROR line in the log.
+            log_exceptions=False,
         )
         row = self.env.cr.fetchone()
         if row:
@@ -103,14 +106,17 @@ class OmnichannelInbox(models.Model):
 
     # ------------------------------------------------------------ processing (cron)
     @api.model
-    def _cron_process(self, batch_size=BATCH, time_budget=TIME_BUDGET):
+    def _cron_process(self, batch_size=BATCH, time_budget=None):
+        budget = time_budget if time_budget is not None else cron_budget(TIME_BUDGET)
         started, done = time.monotonic(), 0
-        while time.monotonic() - started < time_budget:
+        while time.monotonic() - started < budget:
             count = retry_on_concurrency(self.env, lambda: self._process_due(batch_size))
             done += count
             if count < batch_size:
                 break
         remaining = self.search_count([("state", "=", "pending"), ("next_attempt", "<=", fields.Datetime.now())])
+        if remaining:  # Odoo runs the job again at once, but after ten runs its worker sleeps until a NOTIFY
+            trigger(self.env, CRON)
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
 
@@ -227,7 +233,8 @@ class OmnichannelInbox(models.Model):
         for result in results:
             for key, items in result.items():
                 merged[key].extend(items)
-        events = merged["events"]
+        # Copies: when a batch fails, each delivery is applied again alone, from the same results.
+        events = [dict(event) for event in merged["events"]]
         extras = [(event.pop("media", None) or [], event.pop("reply_to", None)) for event in events]
         interactions = self.env["omnichannel.interaction"].sudo()
         for start in range(0, len(events), 1000):  # ingest's limit per call
@@ -239,6 +246,10 @@ class OmnichannelInbox(models.Model):
         self._apply_reactions(merged["reactions"])
         self._apply_consents(merged["consents"], source="provider")
         self._apply_identity_changes(merged["identity_changes"])
+        for note in merged["notes"]:  # here, not while parsing: a delivery that fails must say nothing
+            self.env["omnichannel.channel"].sudo().browse(note["channel_id"]).message_post(
+                body=note["body"], message_type="notification", subtype_xmlid="mail.mt_note"
+            )
 
     def _after_ingest(self, rows):
         """Keyword consents, replies linked to what they answer, media to fetch."""

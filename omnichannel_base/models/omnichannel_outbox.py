@@ -6,15 +6,17 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..tools.jobs import MAX_ATTEMPTS, auto_commit, next_attempt, trigger
+from ..tools.jobs import MAX_ATTEMPTS, auto_commit, committing, cron_budget, next_attempt, trigger
 from ..tools.provider import ProviderError
+from ..tools.retry import is_concurrency_error
 
 _logger = logging.getLogger(__name__)
 
 CRON = "omnichannel_base.ir_cron_omnichannel_outbox"
-TIME_BUDGET = 50  # seconds per cron run
+TIME_BUDGET = 50  # seconds per cron run at most (see jobs.cron_budget)
 # A row left "sending" this long belonged to a worker that died while the provider had it.
 SENDING_TIMEOUT = timedelta(minutes=10)
+MAX_CLAIM_ATTEMPTS = 5
 
 
 class OmnichannelOutbox(models.Model):
@@ -111,11 +113,12 @@ class OmnichannelOutbox(models.Model):
 
     # ------------------------------------------------------------ sending (cron)
     @api.model
-    def _cron_send(self, time_budget=TIME_BUDGET):
+    def _cron_send(self, time_budget=None):
+        budget = time_budget if time_budget is not None else cron_budget(TIME_BUDGET)
         self._fail_abandoned()
         auto_commit(self.env)
         started, done, paused = time.monotonic(), 0, {}  # channel id -> monotonic time it may send again
-        while time.monotonic() - started < time_budget:
+        while time.monotonic() - started < budget:
             outbox = self._claim_next(exclude_channels=[c for c, until in paused.items() if until > time.monotonic()])
             if not outbox:
                 break
@@ -129,15 +132,28 @@ class OmnichannelOutbox(models.Model):
 
     @api.model
     def _claim_next(self, exclude_channels=()):
-        """The next due row, locked; marked "sending" and committed before the provider hears of it."""
+        """The next due row, locked; marked "sending" and committed before the provider hears of it.
+
+        Under REPEATABLE READ, a row another sender claimed and committed after this transaction's
+        snapshot cannot be locked ("could not serialize access"): nothing is held yet, so look again
+        in a new transaction.
+        """
         self.flush_model()
-        self.env.cr.execute(
-            """SELECT id FROM omnichannel_outbox
-                WHERE state = 'queued' AND next_attempt <= %s AND NOT (channel_id = ANY(%s))
-                ORDER BY next_attempt, id LIMIT 1 FOR UPDATE SKIP LOCKED""",
-            [fields.Datetime.now(), list(exclude_channels)],
-        )
-        row = self.env.cr.fetchone()
+        for attempt in range(1, MAX_CLAIM_ATTEMPTS + 1):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(
+                        """SELECT id FROM omnichannel_outbox
+                            WHERE state = 'queued' AND next_attempt <= %s AND NOT (channel_id = ANY(%s))
+                            ORDER BY next_attempt, id LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                        [fields.Datetime.now(), list(exclude_channels)],
+                    )
+                    row = self.env.cr.fetchone()
+                break
+            except Exception as exc:
+                if not is_concurrency_error(exc) or attempt == MAX_CLAIM_ATTEMPTS or not committing(self.env):
+                    raise
+                self.env.cr.rollback()  # the previous row was committed: nothing is lost
         if not row:
             return self.browse()
         outbox = self.browse(row[0])

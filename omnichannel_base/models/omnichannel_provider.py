@@ -17,6 +17,8 @@ def empty_parse():
         "consents": [],
         # {"channel_id", "old" (sender), "new" (sender)}: a customer's new number or account
         "identity_changes": [],
+        # {"channel_id", "body"}: what the provider says about the account, noted in the channel's chatter
+        "notes": [],
     }
 
 

@@ -37,19 +37,25 @@ class OmnichannelTeam(models.Model):
         for team in self:
             team.open_conversation_count = counts.get(team, 0)
 
-    def _pick_agent(self):
-        """The member with the fewest unresolved conversations (ties go to the lowest id)."""
+    def _pick_agent(self, load=None):
+        """The member with the fewest unresolved conversations (ties go to the lowest id).
+        ``load`` ({user: count}, from ``_agent_load``) saves counting again when assigning many."""
         self.ensure_one()
         if not self.auto_assign or not self.member_ids:
             return self.env["res.users"]
-        load = dict(
+        if load is None:
+            load = self._agent_load()
+        return min(self.member_ids, key=lambda user: (load.get(user, 0), user.id))
+
+    def _agent_load(self):
+        """{user: unresolved conversations} of these teams' members."""
+        return dict(
             self.env["omnichannel.conversation"]._read_group(
                 [("user_id", "in", self.member_ids.ids), ("state", "!=", "resolved")],
                 ["user_id"],
                 ["__count"],
             )
         )
-        return min(self.member_ids, key=lambda user: (load.get(user, 0), user.id))
 
     def action_view_conversations(self):
         self.ensure_one()

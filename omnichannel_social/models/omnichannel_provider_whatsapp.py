@@ -285,13 +285,14 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
 
     def _read_error(self, item, channel, result, phones):
         """Account-level errors: said in the channel's chatter, nothing else to apply."""
-        channel.message_post(
-            body=_(
-                "Meta reported: %(errors)s",
-                errors="; ".join(f"({e.get('code')}) {e.get('title') or e.get('message')}" for e in item["errors"]),
-            ),
-            message_type="notification",
-            subtype_xmlid="mail.mt_note",
+        result["notes"].append(
+            {
+                "channel_id": channel.id,
+                "body": _(
+                    "Meta reported: %(errors)s",
+                    errors="; ".join(f"({e.get('code')}) {e.get('title') or e.get('message')}" for e in item["errors"]),
+                ),
+            }
         )
 
     @api.model

@@ -17,6 +17,7 @@ The seed and the counts of statuses and outcomes are printed, and repeated as wa
 pytest's summary shows them.
 """
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -37,6 +38,7 @@ from hypothesis import strategies as st
 
 from odoo.tests import tagged
 
+from ..tools.whatsapp import parse_delivery
 from .common import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, WhatsappCase, meta_signature
 
 CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
@@ -370,7 +372,7 @@ WA_IDS = ["16505551234", "34600000001", "5215512345678", "5491123456789", "55119
 wa_ids = st.sampled_from(WA_IDS)
 FRESH = itertools.count(1)
 wamids = st.one_of(  # new messages, and ones seen before (redeliveries, reactions and replies to them)
-    st.builds(lambda: f"wamid.fuzz-{next(FRESH)}"),
+    st.builds(lambda: f"wamid.fuzz-{next(FRESH):08d}"),  # one length: hypothesis replays draws by position
     st.text(string.ascii_letters + string.digits + "=", min_size=4, max_size=24).map(lambda text: "wamid." + text),
 )
 ODD_TIMESTAMPS = [
@@ -678,6 +680,13 @@ FLOW_MESSAGE = {"from": "16505551234", "id": "wamid.regression-flow", "timestamp
                 "type": "interactive", "interactive": {"type": "nfm_reply", "nfm_reply": FLOW}}  # fmt: skip
 ODD_CALLBACK = {"id": "wamid.regression-status", "status": "delivered", "timestamp": "1749416500",
                 "recipient_id": "16505551234", "biz_opaque_callback_data": "x\udc80y"}  # fmt: skip
+# 5,000 characters PostgreSQL cannot compress (it compresses "x" * 3000 under the limit)
+LONG_ID = base64.b64encode(b"".join(hashlib.sha256(str(n).encode()).digest() for n in range(120))).decode()[:5000]
+LONG_STATUS = dict(ODD_CALLBACK, id=LONG_ID, biz_opaque_callback_data="key")
+LONG_MEDIA = {"from": "16505551234", "id": "wamid.regression-media", "timestamp": "1749416383", "type": "image",
+              "image": {"id": LONG_ID, "mime_type": "image/jpeg"}}  # fmt: skip
+FUTURE_MESSAGE = {"from": "16505551234", "id": "wamid.regression-note", "timestamp": "99999999999",  # year 5138
+                  "type": "text", "text": {"body": "Hola"}}  # fmt: skip
 REGRESSIONS = [
     # json.loads raised RecursionError: the delivery stayed pending, "RecursionError: maximum recursion depth…"
     b"[" * 100000 + b"]" * 100000,
@@ -686,6 +695,14 @@ REGRESSIONS = [
     # an unpaired surrogate (escaped, as JSON allows) in biz_opaque_callback_data reached the outbox
     # lookup: PostgreSQL's UnicodeEncodeError failed the delivery with the reason "utf-8"
     json.dumps(WhatsappCase.envelope({"statuses": [ODD_CALLBACK]})).encode(),
+    # ids over PostgreSQL's limit for an index entry: the delivery stayed pending, "ProgramLimitExceeded: index
+    # row size … exceeds btree version 4 maximum 2704" (a status waiting for its message), or was processed
+    # without its file (applied again alone, see test_batch_with_a_refused_delivery)
+    json.dumps(WhatsappCase.envelope({"statuses": [LONG_STATUS]})).encode(),
+    json.dumps(WhatsappCase.envelope({"messages": [LONG_MEDIA]})).encode(),
+    # Meta's account-level errors were noted in the channel's chatter while parsing: a delivery that
+    # failed afterwards (ingest refuses a date in the future) had written that note, again at each replay
+    json.dumps(WhatsappCase.envelope({"errors": [ERRORS[2]], "messages": [FUTURE_MESSAGE]})).encode(),
 ]
 
 
@@ -724,6 +741,16 @@ class TestWebhookFuzz(WhatsappCase):
         )
         return dict(zip([*tables, *(f"{table} (updated)" for table in touched)], self.env.cr.fetchone(), strict=True))
 
+    def missing_files(self, delivery):
+        """(wamid, media id) of the files a processed delivery announced that were not queued for download."""
+        wanted = {
+            (item["external_id"], item["media"]["id"])
+            for item in parse_delivery(json.loads(delivery.payload))
+            if item["type"] == "message" and item["media"] and not item["reaction"] and not item["number_change"]
+        }
+        queued = self.env["omnichannel.media"].search([("ref", "in", [ref for _wamid, ref in wanted])])
+        return wanted - {(media.interaction_id.external_id, media.ref) for media in queued}
+
     def report(self, summary):
         print(summary, file=sys.__stdout__, flush=True)
         warnings.warn(summary, UserWarning, stacklevel=2)
@@ -740,6 +767,9 @@ class TestWebhookFuzz(WhatsappCase):
         @given(call=refused_calls(self.key))
         # A NUL in the key reached PostgreSQL, which refuses to compare it: answered "unprocessable"
         @example(call=("POST", path + "%00", "", {"Content-Type": "application/json"}, b"{}", False, None))
+        # A path the route does not match went to Odoo's attachment fallback, whose lookup by URL
+        # broke on the NUL: answered "unprocessable"
+        @example(call=("POST", "/omnichannel/webhook/%00/%2F", "", {}, b"null", False, None))
         @example(call=("GET", path, "hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444",
                        {}, b"", False, "1158201444"))  # fmt: skip
         def call(call):
@@ -811,6 +841,9 @@ class TestWebhookFuzz(WhatsappCase):
         @example(body=REGRESSIONS[0])
         @example(body=REGRESSIONS[1])
         @example(body=REGRESSIONS[2])
+        @example(body=REGRESSIONS[3])
+        @example(body=REGRESSIONS[4])
+        @example(body=REGRESSIONS[5])
         def deliver(body):
             digest = hashlib.sha256(body).hexdigest()
             known = Inbox.search([("provider", "=", PROVIDER), ("digest", "=", digest)])
@@ -822,7 +855,11 @@ class TestWebhookFuzz(WhatsappCase):
             )
             statuses[response.status_code] += 1
             problem, delivery = None, Inbox
-            if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith(
+            if len(body) > MAX_WEBHOOK_BYTES:  # a few generated ones, huge strings escaped as \udxxx
+                stored = Inbox.search_count([("provider", "=", PROVIDER), ("digest", "=", digest)])
+                if response.status_code != 413 or response.json().get("error") != "too_large" or stored:
+                    problem = "an authentic delivery over the size limit was not refused 413, storing nothing"
+            elif response.status_code != 200 or not response.headers.get("Content-Type", "").startswith(
                 "application/json"
             ):
                 problem = "an authentic delivery was not answered 200 JSON"
@@ -830,8 +867,8 @@ class TestWebhookFuzz(WhatsappCase):
                 delivery = Inbox.search([("provider", "=", PROVIDER), ("digest", "=", digest)])
                 if len(delivery) != 1:
                     problem = "an authentic delivery was not stored once"
-            if not problem and known:
-                outcomes["same body again"] += 1
+            if not problem and (known or len(body) > MAX_WEBHOOK_BYTES):
+                outcomes["same body again" if known else "too large"] += 1
                 return
             if not problem:
                 before = self.count(WRITTEN, TOUCHED)
@@ -848,6 +885,8 @@ class TestWebhookFuzz(WhatsappCase):
                         problem = f"processing left the delivery {delivery.state}: {delivery.error}"
                     elif delivery.state == "failed" and (not delivery.error or UNREADABLE.search(delivery.error)):
                         problem = f"no readable reason: {delivery.error!r}"
+                    elif delivery.state == "done" and self.missing_files(delivery):
+                        problem = f"a processed delivery lost its files {self.missing_files(delivery)}"
                     elif delivery.state == "failed" and self.count(WRITTEN, TOUCHED) != before:
                         after = self.count(WRITTEN, TOUCHED)
                         problem = "a failed delivery wrote " + ", ".join(t for t in after if after[t] != before[t])
@@ -862,7 +901,12 @@ class TestWebhookFuzz(WhatsappCase):
             created = {
                 table.removeprefix("omnichannel_"): int(last[table].strip("()").split(",")[0])
                 - int(first[table].strip("()").split(",")[0])
-                for table in ("omnichannel_interaction", "omnichannel_delivery_status", "omnichannel_consent")
+                for table in (
+                    "omnichannel_interaction",
+                    "omnichannel_media",
+                    "omnichannel_delivery_status",
+                    "omnichannel_consent",
+                )
             }
             self.report(
                 f"webhook authentic fuzz: seed {SEED} (OMNI_FUZZ_SEED), {sum(statuses.values())} deliveries in "
@@ -873,3 +917,26 @@ class TestWebhookFuzz(WhatsappCase):
         self.assertFalse(failures)
         self.assertGreaterEqual(sum(statuses.values()), AUTHENTIC_EXAMPLES, "hypothesis ran fewer calls than asked")
         self.assertTrue(outcomes["done"] and outcomes["failed"], outcomes)
+
+    def test_batch_with_a_refused_delivery(self):
+        """A delivery that ingest refuses fails alone; the others of its batch keep their files
+        (each was applied again without them: the batch's failed attempt had taken them out)."""
+        image = self.inbound({"type": "image", "image": {"id": "1003383421387256", "mime_type": "image/jpeg"}})
+        future = self.inbound({"type": "text", "text": {"body": "Hola"}, "timestamp": "99999999999"})  # year 5138
+        for payload in (image, future):
+            self.assertEqual(self.deliver(payload).status_code, 200)
+        self.assertEqual(self.process(), 2)
+        deliveries = self.env["omnichannel.inbox"].search([], order="id desc", limit=2)
+        self.assertEqual(deliveries.mapped("state"), ["failed", "done"], deliveries.mapped("error"))
+        self.assertIn("in the future", deliveries[0].error)
+        wamid = image["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+        media = self.env["omnichannel.media"].search([("interaction_id", "=", self.interaction(wamid).id)])
+        self.assertEqual(media.ref, "1003383421387256")
+
+    def test_account_errors_noted_when_applied(self):
+        """Meta's account-level errors are noted in the channel's chatter by a delivery that is applied."""
+        self.assertEqual(self.deliver(self.envelope({"errors": [copy.deepcopy(ERRORS[2])]})).status_code, 200)
+        self.process()
+        notes = self.channel.message_ids.filtered(lambda message: "Meta reported" in (message.body or ""))
+        self.assertEqual(len(notes), 1)
+        self.assertIn("(131026) Message undeliverable", notes.body)

@@ -73,6 +73,8 @@ _TIMESTAMP_RE = re.compile(r"^\d{1,12}$")
 # PostgreSQL stores neither NUL characters nor unpaired surrogates (which JSON's "\udxxx" escapes
 # can carry): they become U+FFFD, so that the customer's message still arrives, readable.
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+# Ids are stored in unique indexes, which refuse values over about 2700 bytes; Meta's are under 100.
+MAX_ID_LENGTH = 255
 
 
 class PayloadError(ValueError):
@@ -263,6 +265,7 @@ def _read_media(item, content, path, message):
     media_id = _text(content.get("id"))
     if not media_id:
         raise PayloadError(f"{path}: no id")
+    _check_length(media_id, path + ".id")
     caption = _text(content.get("caption"))
     item["media"] = {
         "id": media_id,
@@ -414,6 +417,7 @@ def _read_status(status, path, phone_number_id):
     external_id = _text(status.get("id"))
     if not external_id:
         raise PayloadError(f"{path}: no id")
+    _check_length(external_id, path + ".id")
     raw_state = _text(status.get("status"))
     if not raw_state:
         raise PayloadError(f"{path}: no status")
@@ -544,6 +548,11 @@ def _date(container, path):
         return datetime.datetime.fromtimestamp(int(text), datetime.timezone.utc).replace(tzinfo=None)
     except (OverflowError, OSError, ValueError):
         raise PayloadError(f"{path}.timestamp: {raw!r} is out of range") from None
+
+
+def _check_length(value, path):
+    if len(value) > MAX_ID_LENGTH:
+        raise PayloadError(f"{path}: {len(value)} characters, more than {MAX_ID_LENGTH}")
 
 
 def _coordinate(value, bound):
