@@ -183,7 +183,9 @@ class OmnichannelInbox(models.Model):
 
     def _fail(self, exc):
         _logger.info("Webhook delivery %s kept as failed: %s", self.id, exc)
-        self.write({"state": "failed", "error": str(exc.args[0] if exc.args else exc), "attempts": self.attempts + 1})
+        # A UserError's message is its first argument; other errors (a UnicodeError…) read whole.
+        reason = exc.args[0] if isinstance(exc, UserError) and exc.args else str(exc)
+        self.write({"state": "failed", "error": reason, "attempts": self.attempts + 1})
 
     def _retry_later(self, exc):
         """A passing failure (the database, a bug fixed by the next update): try again later."""
