@@ -11,6 +11,7 @@ from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools.identifiers import email_spellings
+from ..tools.jobs import trigger
 from .omnichannel_interaction import DIALOGUE_KINDS, DIRECTIONS, KINDS
 
 DEFAULT_MAX_BODY_CHARS = 65536
@@ -685,9 +686,14 @@ class OmnichannelIngest(models.AbstractModel):
             )
         )
         followed = {res_id for (res_id,) in followed}
-        for event, message in inbound:
-            if event["conversation"].id in followed:
-                event["conversation"]._notify_thread(message)
+        # Emails are queued, not sent when this transaction commits: neither a webhook batch nor
+        # an API call waits for the mail server (one connection per message), and Odoo's mail
+        # queue, woken here, sends them seconds later rather than at its next hourly run.
+        notified = [(event, message) for event, message in inbound if event["conversation"].id in followed]
+        for event, message in notified:
+            event["conversation"].with_context(mail_notify_force_send=False)._notify_thread(message)
+        if notified:
+            trigger(self.env, "mail.ir_cron_mail_scheduler_action")
 
     def _insert_interactions(self, events):
         """Write the timeline rows, in one statement.

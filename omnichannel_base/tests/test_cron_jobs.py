@@ -1,5 +1,6 @@
 """Background jobs and Odoo's cron workers: the webhook bench found deliveries waiting a minute
-for a cron worker asleep, and cron workers killed by their time limit in the middle of a batch."""
+for a cron worker asleep, cron workers killed by their time limit in the middle of a batch, and
+agents' notification emails left for the mail queue's hourly run."""
 
 from datetime import timedelta
 from unittest.mock import patch
@@ -9,6 +10,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
 from ..tools.jobs import cron_budget, trigger
+from .common import OmnichannelCase
 
 INBOX_CRON = "omnichannel_base.ir_cron_omnichannel_inbox"
 
@@ -70,3 +72,21 @@ class TestCronJobs(TransactionCase):
             done = self.env["omnichannel.inbox"]._cron_process()
         self.assertEqual(done, 0)
         self.assertEqual(delivery.state, "pending")
+
+
+@tagged("post_install", "-at_install")
+class TestNotificationEmails(OmnichannelCase):
+    def test_agent_emails_are_queued_and_the_mail_queue_woken(self):
+        """Sent when the transaction commits, each email would hold the webhook batch or the API call
+        for a connection to the mail server; queued, as Odoo's cron jobs queue them, without waking
+        the mail queue, it would wait for the queue's hourly run."""
+        self.agent.notification_type = "email"
+        mail_cron = self.env.ref("mail.ir_cron_mail_scheduler_action")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        self.ingest.ingest(self.event(sender={"phone": "+34 611 22 33 55"}, body="Hola", external_id="q-1"))
+        Trigger.search([("cron_id", "=", mail_cron.id)]).unlink()
+        second = self.ingest.ingest(self.event(sender={"phone": "+34 611 22 33 55"}, body="¿Y?", external_id="q-2"))
+        mail = self.env["mail.mail"].search([("mail_message_id", "=", second.mail_message_id.id)])
+        self.assertIn(self.agent.partner_id, mail.recipient_ids)
+        self.assertEqual(mail.state, "outgoing")
+        self.assertTrue(Trigger.search([("cron_id", "=", mail_cron.id)]))
