@@ -134,8 +134,9 @@ class OmnichannelChannel(models.Model):
 
     @api.model
     def _selection_provider(self):
+        # The model's name from ir.model, which is translated, rather than its _description.
         return [
-            (self.env[name]._code(), self.env[name]._description)
+            (self.env[name]._code(), self.env["ir.model"]._get(name).name or self.env[name]._description)
             for name in sorted(self.env.registry)
             if name.startswith("omnichannel.provider.")
         ]

@@ -287,9 +287,11 @@ class OmnichannelInbox(models.Model):
         an old STOP arriving after the customer's ALTA must not say they opted out again."""
         Consent, last, kept = self.env["omnichannel.consent"].sudo(), {}, []
         for values in sorted(consents, key=lambda v: v["date"]):
-            key = (values["partner_id"], values["channel_id"])
+            key = (values["partner_id"], values["channel_id"], values.get("scope", "all"))
             if key not in last:
-                previous = Consent.search([("partner_id", "=", key[0]), ("channel_id", "=", key[1])], limit=1)
+                previous = Consent.search(
+                    [("partner_id", "=", key[0]), ("channel_id", "=", key[1]), ("scope", "=", key[2])], limit=1
+                )
                 last[key] = (previous.opt or "in", previous.date)
             opt, date = last[key]
             if values["opt"] != opt and not (date and values["date"] < date):
@@ -341,6 +343,7 @@ class OmnichannelInbox(models.Model):
                         "date": item["date"],
                         "source": source,
                         "reason": (item.get("reason") or "")[:255],
+                        "scope": item.get("scope", "all"),
                     }
                 )
         if consents:

@@ -1,14 +1,16 @@
 import logging
+import time
 
 from odoo import _, api, fields, models
 
-from ..tools.jobs import MAX_ATTEMPTS, auto_commit, next_attempt, trigger
+from ..tools.jobs import MAX_ATTEMPTS, auto_commit, cron_budget, next_attempt, trigger
 from ..tools.provider import ProviderError
 from ..tools.retry import is_concurrency_error
 
 _logger = logging.getLogger(__name__)
 
 CRON = "omnichannel_base.ir_cron_omnichannel_media"
+TIME_BUDGET = 50  # seconds per cron run at most (see jobs.cron_budget)
 
 
 class OmnichannelMedia(models.Model):
@@ -60,16 +62,27 @@ class OmnichannelMedia(models.Model):
             trigger(self.env, CRON)
 
     @api.model
-    def _cron_download(self, limit=50):
+    def _cron_download(self, limit=50, time_budget=None):
+        """Download due files one by one, each committed, for at most ``jobs.cron_budget`` seconds."""
+        budget = time_budget if time_budget is not None else cron_budget(TIME_BUDGET)
+        started, done = time.monotonic(), 0
         self.flush_model()
         self.env.cr.execute(
             """SELECT id FROM omnichannel_media WHERE state = 'pending' AND next_attempt <= %s
-                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                ORDER BY id LIMIT %s""",
             [fields.Datetime.now(), limit],
         )
-        for media in self.browse([row[0] for row in self.env.cr.fetchall()]):
-            media._download()
+        for (media_id,) in self.env.cr.fetchall():
+            if time.monotonic() - started >= budget:
+                break
+            media = self.browse(media_id)
+            if media.state == "pending":
+                media._download()
+                done += 1
             auto_commit(self.env)
+        remaining = self.search_count([("state", "=", "pending"), ("next_attempt", "<=", fields.Datetime.now())])
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done
 
     def _download(self):
         interaction = self.interaction_id

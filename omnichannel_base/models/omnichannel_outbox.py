@@ -168,24 +168,45 @@ class OmnichannelOutbox(models.Model):
         provider = self.channel_id._provider()
         try:
             external_id = provider._deliver(self)
-        except ProviderError as exc:
-            retry = exc.transient and self.attempts < MAX_ATTEMPTS
-            _logger.info("Outbox %s, attempt %s: %s (%s)", self.id, self.attempts, exc, "retry" if retry else "failed")
-            if retry:
-                self.write(
-                    {"state": "queued", "error": str(exc), "next_attempt": next_attempt(self.attempts, exc.retry_after)}
-                )
-            else:
-                self._mark_failed(str(exc))
-            auto_commit(self.env)
-            return exc.retry_after if exc.transient else None
         except UserError as exc:
             self._mark_failed(exc.args[0])
             auto_commit(self.env)
             return None
+        except Exception as exc:
+            if is_concurrency_error(exc):
+                raise
+            if not isinstance(exc, ProviderError):
+                # Not an answer the provider documents: it may have sent the message, so it is
+                # never sent again on its own.
+                _logger.warning("Outbox %s: unexpected error while sending", self.id, exc_info=True)
+                exc = ProviderError(
+                    _("Unexpected error while sending (%(error)s): check with the customer before retrying.", error=exc)
+                )
+            retry = exc.transient and self.attempts < MAX_ATTEMPTS
+            _logger.info("Outbox %s, attempt %s: %s (%s)", self.id, self.attempts, exc, "retry" if retry else "failed")
+            if retry:
+                later = next_attempt(self.attempts, exc.retry_after)
+                self.write({"state": "queued", "error": str(exc), "next_attempt": later})
+                if exc.retry_after:  # the provider throttles the channel, not only this message
+                    self._hold_channel(later)
+            else:
+                self._mark_failed(str(exc))
+            auto_commit(self.env)
+            return exc.retry_after if exc.transient else None
         self._mark_sent(external_id)
         auto_commit(self.env)
         return None
+
+    def _hold_channel(self, until):
+        """Queued rows of this row's channel wait ``until`` too: the next run must not spend their
+        attempts on a provider that asked to wait."""
+        self.flush_model(["next_attempt", "state"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_outbox SET next_attempt = %s
+                WHERE channel_id = %s AND state = 'queued' AND next_attempt < %s""",
+            [until, self.channel_id.id, until],
+        )
+        self.invalidate_model(["next_attempt"])
 
     def _mark_sent(self, external_id):
         # A status carrying this row's key may have recorded the id first (``_reconcile``) and
@@ -253,7 +274,12 @@ class OmnichannelOutbox(models.Model):
         failed.check_access("read")
         for outbox in failed.sudo():
             outbox.channel_id._check_can_send()
-            self.env["omnichannel.consent"]._check_can_send(outbox.partner_id, outbox.channel_id)
+            self.env["omnichannel.consent"]._check_can_send(
+                outbox.partner_id, outbox.channel_id, marketing=bool((outbox.payload or {}).get("marketing"))
+            )
+            if outbox.conversation_id and (outbox.payload or {}).get("type") != "template":
+                # A free reply may have fallen out of the channel's window since it was written.
+                outbox.channel_id._provider()._check_reply(outbox.conversation_id, outbox.mail_message_id)
             outbox.write({"state": "queued", "attempts": 0, "error": False, "next_attempt": fields.Datetime.now()})
             if outbox.interaction_id:
                 self.env["omnichannel.interaction"].sudo()._set_external_id(

@@ -13,7 +13,7 @@ def empty_parse():
         "statuses": [],
         # {"channel_id", "external_id" (message reacted to), "sender" (as in events), "emoji" ("" = removed)}
         "reactions": [],
-        # {"channel_id", "sender", "opt" ("out" | "in"), "date", "reason"}
+        # {"channel_id", "sender", "opt" ("out" | "in"), "date", "reason", "scope" ("all" | "marketing")}
         "consents": [],
         # {"channel_id", "old" (sender), "new" (sender)}: a customer's new number or account
         "identity_changes": [],

@@ -269,6 +269,7 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
                     "opt": "out",
                     "date": item["date"],
                     "reason": error,
+                    "scope": "marketing",  # 131050: the customer stopped marketing messages
                 }
             )
 
@@ -280,6 +281,8 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
                 "opt": "out" if item["value"] == "stop" else "in",
                 "date": item["date"],
                 "reason": item.get("detail") or item.get("category"),
+                # Meta's preferences are about marketing messages (category marketing_messages)
+                "scope": "marketing",
             }
         )
 
@@ -305,6 +308,14 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
     # ------------------------------------------------------------ sending
     @api.model
     def _check_reply(self, conversation, message):
+        if not conversation.last_inbound_date:
+            raise UserError(
+                _(
+                    "%(customer)s has not written on WhatsApp yet: a business may only start a "
+                    "conversation with an approved template (Send Template).",
+                    customer=conversation.partner_id.name,
+                )
+            )
         if not conversation.reply_window_open:
             raise UserError(
                 _(
@@ -316,6 +327,9 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
 
     @api.model
     def _outbox_payload(self, conversation, message):
+        # Odoo links to a post whatever attachment ids its author names: only what the agent
+        # may read leaves the company.
+        message.attachment_ids.check_access("read")
         return {
             "type": "text",
             "text": html2plaintext(message.body or "").strip(),
@@ -324,11 +338,12 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
 
     @api.model
     def _recipient(self, partner, channel):
-        """The customer's WhatsApp id: the one they wrote from, else their phone in E.164 digits."""
+        """The customer's WhatsApp id: the latest they wrote from (a changed number joins the
+        contact after the old one), else their phone in E.164 digits."""
         identities = partner.omni_identity_ids.sudo()
         wa_ids = identities.filtered(lambda i: i.kind == "external" and i.value.startswith("whatsapp:"))
         if wa_ids:
-            return wa_ids[0].value.split(":", 1)[1]
+            return max(wa_ids, key=lambda identity: identity.id).value.split(":", 1)[1]
         phones = identities.filtered(lambda i: i.kind == "phone")
         if phones:
             return phones[0].value.lstrip("+")
@@ -389,7 +404,8 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
             answer = self._call(channel, "send_message", channel.wa_phone_number_id, {**common, **body})
             done = [*done, answer["messages"][0]["id"]]
             outbox.sudo().payload = dict(payload, sent_parts=done)
-        return done[0]
+        # The last part carries the outbox key: its id is the one statuses and _reconcile report.
+        return done[-1]
 
     @api.model
     def _parts(self, payload):

@@ -1,13 +1,16 @@
 import hashlib
 import hmac
 import json
+from pathlib import Path
 from datetime import datetime, timezone
 
 from odoo.tests import HttpCase
 
 from .fake_graph import FakeGraph
 
-PHONE_NUMBER_ID = "106540352242922"  # as in ../shared/contracts/whatsapp_*.json
+# Meta's documented examples (data/contracts/README.md), and the ids they use.
+CONTRACTS = Path(__file__).resolve().parent / "data" / "contracts"
+PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
 APP_SECRET = "app-secret-for-tests"
 ACCESS_TOKEN = "EAAG-token-for-tests"

@@ -25,7 +25,7 @@ from odoo.addons.omnichannel_social.tools.graph_client import (
 
 TOKEN = "EAAtest-token"
 PHONE_ID = "106540352242922"
-# /work/shared/contracts/whatsapp_send_request.json, as Meta's "send messages" documents it.
+# tests/data/contracts/whatsapp_send_request.json, as Meta's "send messages" documents it.
 TEXT_PAYLOAD = {
     "messaging_product": "whatsapp",
     "recipient_type": "individual",

@@ -2,14 +2,13 @@
 route, processed as the inbox cron does, files fetched from the local Graph API server.
 
 Payloads follow Meta's "messages webhook reference" (one page per message type), the
-"user_preferences webhook reference" and ../shared/contracts/whatsapp_*.json, with fresh
+"user_preferences webhook reference" and tests/data/contracts/whatsapp_*.json, with fresh
 timestamps and message ids.
 """
 
 import base64
 import json
 import secrets
-from pathlib import Path
 from urllib.parse import urlencode
 
 from odoo import fields
@@ -17,9 +16,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import html2plaintext
 
-from .common import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, WhatsappCase, meta_signature
+from .common import APP_SECRET, CONTRACTS, PHONE_NUMBER_ID, WABA_ID, WhatsappCase, meta_signature
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
 BUSINESS_NUMBER = "15550783881"  # the channel's display number, as Meta writes it in metadata
 SHEENA = "16505551234"  # Meta's example customer
 OTHER_PHONE_NUMBER_ID = "106540352242923"  # a second number of the same WhatsApp Business Account
@@ -626,16 +624,30 @@ class TestConsent(WhatsappInboundCase):
         self.reply(here.conversation_id, "Aquí seguimos")  # the other channel is still open to them
 
     def test_meta_preferences_and_opt_out_error(self):
+        """Meta's signals are about marketing: the customer who stopped promotions is still answered."""
         first = self.receive_message(self.text("Hola"))
         conversation, customer = first.conversation_id, first.partner_id
+        Consent = self.env["omnichannel.consent"]
         self.receive(self.preference("stop"))
         self.assertRecordValues(
             self.consents(customer),
-            [{"opt": "out", "source": "provider", "reason": "User requested to stop marketing messages"}],
+            [
+                {
+                    "opt": "out",
+                    "scope": "marketing",
+                    "source": "provider",
+                    "reason": "User requested to stop marketing messages",
+                }
+            ],
         )
-        self.assert_reply_refused(conversation)
+        self.assertTrue(Consent._opted_out(customer, self.channel, marketing=True))
+        self.assertFalse(Consent._opted_out(customer, self.channel), "service messages still allowed")
+        with self.assertRaisesRegex(UserError, "marketing"):
+            Consent.with_user(self.agent)._check_can_send(customer, self.channel, marketing=True)
+        self.sent_reply(conversation, "Su pedido sale hoy")  # an answer, not marketing: sent
         self.receive(self.preference("resume"))
         self.assertEqual(self.consents(customer).mapped("opt"), ["out", "in"])
+        self.assertFalse(Consent._opted_out(customer, self.channel, marketing=True))
 
         outbox = self.sent_reply(conversation, "Tenemos novedades")
         error = {
@@ -649,9 +661,16 @@ class TestConsent(WhatsappInboundCase):
         }
         self.receive(self.status(outbox.external_id, "failed", errors=[error]))
         self.assertEqual(self.consents(customer).mapped("opt"), ["out", "in", "out"])
+        self.assertEqual(self.consents(customer)[-1].scope, "marketing")
         self.assertIn("131050", self.consents(customer)[-1].reason)
         self.assertEqual(outbox.interaction_id.delivery_state, "failed")
+        self.assertTrue(Consent._opted_out(customer, self.channel, marketing=True))
+
+        self.receive_message(self.text("STOP"))  # now the customer wants nothing at all
         self.assert_reply_refused(conversation)
+        self.receive_message(self.text("ALTA"))
+        self.assertFalse(Consent._opted_out(customer, self.channel), "ALTA: messages again")
+        self.assertFalse(Consent._opted_out(customer, self.channel, marketing=True), "the last choice decides")
 
 
 @tagged("post_install", "-at_install")

@@ -9,7 +9,6 @@ import base64
 import json
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
@@ -17,16 +16,15 @@ from odoo.tests import Form, tagged
 from odoo.tests.common import _super_send
 from odoo.tools.safe_eval import safe_eval
 
-from .common import ACCESS_TOKEN, PHONE_NUMBER_ID, WABA_ID, WhatsappCase
+from .common import ACCESS_TOKEN, CONTRACTS, PHONE_NUMBER_ID, WABA_ID, WhatsappCase
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
 READ_TIMEOUT = 0.5  # seconds the provider waits for Meta's answer in these tests
 CUSTOMER = "Sheena Nelson"
-WA_ID = "16505551234"  # the customer of ../shared/contracts/whatsapp_send_request.json
+WA_ID = "16505551234"  # the customer of tests/data/contracts/whatsapp_send_request.json
 
 
 def meta_template(name, body="Hola {{1}}, tu pedido está listo para recoger.", status="APPROVED", language="es"):
@@ -626,6 +624,46 @@ class TestWhatsappOutbox(WhatsappCase):
         self.assertFalse(self.outbox_of(conversation))
         self.assertEqual(self.send_queued(), 0)
         self.assertFalse(self.message_requests())
+
+    def test_marketing_opt_out_blocks_marketing_templates_only(self):
+        promo = meta_template("rebajas", body="{{1}}, rebajas de otoño: un 20 % en toda la tienda.")
+        promo["category"] = "MARKETING"
+        self.use_templates([meta_template("pedido_listo"), promo])
+        self.sync_templates()
+        conversation = self.open_conversation()
+        self.env["omnichannel.consent"]._record(
+            [
+                {
+                    "partner_id": conversation.partner_id.id,
+                    "channel_id": self.channel.id,
+                    "opt": "out",
+                    "scope": "marketing",
+                    "date": fields.Datetime.now(),
+                    "source": "provider",
+                }
+            ]
+        )
+        Template = self.env["omnichannel.whatsapp.template"]
+        Wizard = self.env["omnichannel.whatsapp.template.send"].with_user(self.agent)
+        marketing = Wizard.create(
+            {
+                "conversation_id": conversation.id,
+                "template_id": Template.search([("name", "=", "rebajas"), ("channel_id", "=", self.channel.id)]).id,
+            }
+        )
+        with self.assertRaisesRegex(UserError, "marketing"):
+            marketing.action_send()
+        service = Wizard.create(
+            {
+                "conversation_id": conversation.id,
+                "template_id": Template.search(
+                    [("name", "=", "pedido_listo"), ("channel_id", "=", self.channel.id)]
+                ).id,
+            }
+        )
+        service.action_send()
+        self.assertEqual(self.send_queued(), 1)
+        self.assertEqual([sent["template"]["name"] for sent in self.graph.sent], ["pedido_listo"])
 
     # ------------------------------------------------------------ settings
     def test_connection_test_reports_the_number(self):

@@ -2,7 +2,7 @@
 
 Every payload is shaped as Meta's "messages webhook reference" and "user_preferences webhook
 reference" show it (envelope, key names, value types, example values), starting from the
-contract examples in /work/shared/contracts (copied verbatim below).
+contract examples in tests/data/contracts (copied verbatim below).
 """
 
 import copy

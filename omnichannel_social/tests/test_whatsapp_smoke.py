@@ -1,11 +1,8 @@
 import json
-from pathlib import Path
 
 from odoo.tests import tagged
 
-from .common import WhatsappCase
-
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+from .common import CONTRACTS, WhatsappCase
 
 
 @tagged("post_install", "-at_install")

@@ -46,6 +46,8 @@ class OmnichannelWhatsappTemplateSend(models.TransientModel):
         self.ensure_one()
         conversation, template = self.conversation_id, self.template_id
         conversation.check_access("write")
+        if template.channel_id != conversation.channel_id:
+            raise UserError(_("The template %(name)s belongs to another channel.", name=template.display_name))
         if template.status != "APPROVED":
             raise UserError(_("Only templates Meta approved can be sent; %(name)s is not.", name=template.display_name))
         values = self._value_list()
@@ -53,7 +55,8 @@ class OmnichannelWhatsappTemplateSend(models.TransientModel):
             raise UserError(_("Fill in every variable of the template (one line each)."))
         channel = conversation.channel_id
         channel._check_can_send()
-        self.env["omnichannel.consent"]._check_can_send(conversation.partner_id, channel)
+        marketing = template.category == "MARKETING"
+        self.env["omnichannel.consent"]._check_can_send(conversation.partner_id, channel, marketing=marketing)
         text = template._render(values)
         message = conversation.with_context(omnichannel_no_send=True).message_post(
             body=Markup("<p>%s</p>") % text, message_type="comment", subtype_xmlid="mail.mt_comment"
@@ -61,7 +64,7 @@ class OmnichannelWhatsappTemplateSend(models.TransientModel):
         self.env["omnichannel.outbox"]._enqueue(
             conversation,
             message,
-            {"type": "template", "template": template._payload(values), "text": text},
+            {"type": "template", "template": template._payload(values), "text": text, "marketing": marketing},
             _("Template %(name)s: %(text)s", name=template.name, text=text)[:200],
         )
         return {"type": "ir.actions.act_window_close"}
