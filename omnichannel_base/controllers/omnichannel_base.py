@@ -55,7 +55,7 @@ def unprocessable():
     """The answer to a call that validation let through and processing still refused (a bug,
     logged with its traceback): a client error like any other, which wrote nothing."""
     reference = uuid.uuid4().hex[:12]
-    _logger.exception("Events API: unexpected error, reference %s", reference)
+    _logger.exception("%s: unexpected error, reference %s", request.httprequest.path, reference)
     return json_error(
         400, "unprocessable", f"These events could not be processed; nothing was written (reference {reference})."
     )
