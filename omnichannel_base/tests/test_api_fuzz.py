@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from odoo.tests import tagged
 
+from . import fuzz
 from .common import EVENTS_URL, EventsApiCase
 
 URL = EVENTS_URL
@@ -41,52 +42,9 @@ COUNTED = (
 TOUCHED = ("res_partner", "omnichannel_conversation", "omnichannel_interaction")  # max(write_date): no UPDATE either
 
 # ------------------------------------------------------------ values
-ODD_STRINGS = [
-    "\x00",
-    "a\x00b",
-    "\ud800",
-    "\udfff",
-    "x\udc80y",
-    "\ufeff",
-    "\u202eevil",
-    "\u2028\u2029",
-    "\U0001d518\U0001d52b\U0001d526",
-    "Z\u0337\u0327\u0360",
-    "\x1b[31m",
-    "'; DROP TABLE res_partner; --",
-    "<script>alert(1)</script>",
-    "%(x)s %s {0}",
-    " ",
-    "\n",
-    "null",
-    "0",
-    "-1",
-    "1e309",
-    "2026-11-20T18:30:00Z",
-    "+34 600 000 000",
-    "a@b.c",
-]
-odd_text = st.one_of(
-    st.text(st.characters(), max_size=30),  # any code point, unpaired surrogates included
-    st.sampled_from(ODD_STRINGS),
-)
-huge_text = st.builds(
-    lambda piece, times: piece * times,
-    st.sampled_from(["x", "é", "\x00", "\U0001d518", "9", " "]),
-    st.sampled_from([255, 256, 1000, 65536, 65537]),
-)
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=-(10**40), max_value=10**40),
-    st.sampled_from([0, -1, 2**31, 2**63, 10**300]),
-    st.floats(),  # NaN and infinities too: Python writes them, JSON has none
-    odd_text,
-)
-any_json = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(odd_text, inner, max_size=3), max_leaves=8
-)
+odd_text = fuzz.odd_text(extra=["null", "0", "-1", "1e309", "2026-11-20T18:30:00Z", "+34 600 000 000", "a@b.c"])
+huge_text = fuzz.huge_text(["x", "é", "\x00", "\U0001d518", "9", " "], [255, 256, 1000, 65536, 65537])
+any_json = fuzz.any_json(odd_text)
 malformed = st.one_of(any_json, any_json, odd_text, huge_text)
 
 # A valid event, that the mutations below break in one, two or three places.

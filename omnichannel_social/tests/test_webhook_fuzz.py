@@ -37,6 +37,8 @@ from hypothesis import strategies as st
 
 from odoo.tests import tagged
 
+from odoo.addons.omnichannel_base.tests import fuzz
+
 from ..tools.whatsapp import parse_delivery
 from .common import APP_SECRET, CONTRACTS, PHONE_NUMBER_ID, WABA_ID, WhatsappCase, meta_signature
 
@@ -64,50 +66,21 @@ TOUCHED = ("omnichannel_interaction", "omnichannel_conversation", "res_partner",
 UNREADABLE = re.compile(r"^(\w+\.)*\w*(Error|Exception|Exit|Interrupt)\b|^<|^\S*$")
 
 # ------------------------------------------------------------ values
-ODD_STRINGS = [
-    "\x00",
-    "a\x00b",
-    "\ud800",
-    "\udfff",
-    "x\udc80y",
-    "\ufeff",
-    "\u202eevil",
-    "\u2028\u2029",
-    "\U0001d518\U0001d52b\U0001d526",
-    "Z\u0337\u0327\u0360",
-    "\x1b[31m",
-    "'; DROP TABLE omnichannel_inbox; --",
-    "<script>alert(1)</script>",
-    "%(x)s %s {0}",
-    " ",
-    "\n",
-    "null",
-    "0",
-    "-1",
-    "1e309",
-    "16505551234",
-    "+16505551234",
-    PHONE_NUMBER_ID,
-    "wamid.",
-]
-odd_text = st.one_of(st.text(st.characters(), max_size=30), st.sampled_from(ODD_STRINGS))
-huge_text = st.builds(
-    lambda piece, times: piece * times,
-    st.sampled_from(["x", "é", "\x00", "\U0001d518", "9", " ", "\ud800"]),
-    st.sampled_from([256, 4097, 65536, 65537, 300000]),
+odd_text = fuzz.odd_text(
+    extra=[
+        "'; DROP TABLE omnichannel_inbox; --",
+        "null",
+        "0",
+        "-1",
+        "1e309",
+        "16505551234",
+        "+16505551234",
+        PHONE_NUMBER_ID,
+        "wamid.",
+    ]
 )
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=-(10**40), max_value=10**40),
-    st.sampled_from([0, -1, 2**31, 2**63, 10**300]),
-    st.floats(),  # NaN and infinities too: Python writes them and reads them back
-    odd_text,
-)
-any_json = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(odd_text, inner, max_size=3), max_leaves=8
-)
+huge_text = fuzz.huge_text(["x", "é", "\x00", "\U0001d518", "9", " ", "\ud800"], [256, 4097, 65536, 65537, 300000])
+any_json = fuzz.any_json(odd_text)
 NEST = "\u2063nest:{}\u2063"  # placeholder for nesting too deep for json.dumps, written out after encoding
 DEPTHS = [10, 101, 900, 999, 1000, 5001, 100000]  # arrays when even, objects when odd
 nested = st.sampled_from(DEPTHS).map(NEST.format)
