@@ -1,4 +1,5 @@
 import logging
+from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException
 
@@ -62,7 +63,12 @@ class OmnichannelWebhook(http.Controller):
         except AccessDenied as exc:
             _logger.info("Webhook of channel %s refused: %s", channel.id, exc)
             raise ApiError(403, "invalid_signature", str(exc) or "The delivery's signature is not valid.") from None
-        request.env["omnichannel.inbox"].sudo()._store(channel, body, httprequest.mimetype)
+        try:
+            key = implementation._delivery_key(channel, httprequest, body)
+        except Exception:  # a key is an optimisation: the body's digest deduplicates as well
+            _logger.info("Webhook of channel %s: no delivery key", channel.id, exc_info=True)
+            key = None
+        request.env["omnichannel.inbox"].sudo()._store(channel, body, httprequest.mimetype, key=key)
         return implementation._webhook_answer(channel, httprequest)
 
     def _read_body(self):
@@ -73,4 +79,9 @@ class OmnichannelWebhook(http.Controller):
         limit = DEFAULT_MAX_WEBHOOK_BYTES
         if length is not None and length > limit:
             raise ApiError(413, "too_large", f"The body is over the limit of {limit} bytes.")
-        return httprequest.get_data()
+        body = httprequest.get_data()
+        if not body and httprequest.mimetype == "application/x-www-form-urlencoded":
+            # Odoo parsed the form (Twilio's webhooks) before the route ran, consuming the raw
+            # body: keep the fields, re-encoded, in the order they came.
+            body = urlencode(list(httprequest.form.items(multi=True))).encode()
+        return body

@@ -43,7 +43,11 @@ class OmnichannelInbox(models.Model):
     received_date = fields.Datetime(readonly=True, default=fields.Datetime.now)
     content_type = fields.Char(readonly=True)
     payload = fields.Text(readonly=True, help="The body exactly as the provider sent it.")
-    digest = fields.Char(readonly=True, help="SHA-256 of the body: the same delivery sent again is stored once.")
+    digest = fields.Char(
+        readonly=True,
+        help="SHA-256 of the body, or of the provider's id for the delivery: the same delivery sent again is "
+        "stored once.",
+    )
     state = fields.Selection(
         [("pending", "To Process"), ("done", "Processed"), ("failed", "Failed")],
         default="pending",
@@ -74,9 +78,10 @@ class OmnichannelInbox(models.Model):
 
     # ------------------------------------------------------------ storing (in the webhook request)
     @api.model
-    def _store(self, channel, body, content_type):
+    def _store(self, channel, body, content_type, key=None):
         """Keep a verified delivery; wake the processing job. One INSERT: the provider waits for it.
-        Returns the new row's id, or None when the very same body was stored before."""
+        Returns the new row's id, or None when the very same delivery was stored before: the same
+        body, or the same ``key`` when the provider names its deliveries (Telegram's update_id)."""
         self.env.cr.execute(
             """INSERT INTO omnichannel_inbox (provider, channel_id, company_id, received_date, content_type,
                                               payload, digest, state, attempts, next_attempt,
@@ -92,7 +97,7 @@ class OmnichannelInbox(models.Model):
                 "type": (content_type or "")[:255],
                 # Bodies are UTF-8 (JSON, form-encoded); anything else is kept readable and fails parsing.
                 "payload": body.decode("utf-8", "backslashreplace").replace("\x00", "\\x00"),
-                "digest": hashlib.sha256(body).hexdigest(),
+                "digest": hashlib.sha256(key.encode() if key else body).hexdigest(),
                 "uid": self.env.uid,
             },
             # The same body stored by a concurrent request fails ON CONFLICT with a serialization
@@ -237,7 +242,10 @@ class OmnichannelInbox(models.Model):
                 merged[key].extend(items)
         # Copies: when a batch fails, each delivery is applied again alone, from the same results.
         events = [dict(event) for event in merged["events"]]
-        extras = [(event.pop("media", None) or [], event.pop("reply_to", None)) for event in events]
+        extras = [
+            (event.pop("media", None) or [], event.pop("reply_to", None), event.pop("profile", False))
+            for event in events
+        ]
         interactions = self.env["omnichannel.interaction"].sudo()
         for start in range(0, len(events), 1000):  # ingest's limit per call
             # "+", not "|": one interaction per event, in order, a redelivered one included
@@ -248,15 +256,17 @@ class OmnichannelInbox(models.Model):
         self._apply_reactions(merged["reactions"])
         self._apply_consents(merged["consents"], source="provider")
         self._apply_identity_changes(merged["identity_changes"])
+        self._apply_edits(merged["edits"])
+        self._apply_watermarks(merged["watermarks"])
         for note in merged["notes"]:  # here, not while parsing: a delivery that fails must say nothing
             self.env["omnichannel.channel"].sudo().browse(note["channel_id"]).message_post(
                 body=note["body"], message_type="notification", subtype_xmlid="mail.mt_note"
             )
 
     def _after_ingest(self, rows):
-        """Keyword consents, replies linked to what they answer, media to fetch."""
+        """Keyword consents, replies linked to what they answer, media and profiles to fetch."""
         consents, media = [], []
-        for event, interaction, (files, reply_to) in rows:
+        for event, interaction, (files, reply_to, profile) in rows:
             channel = interaction.channel_id
             if interaction.direction == "inbound" and event.get("body"):
                 for opt, field in (("out", "opt_out_keywords"), ("in", "opt_in_keywords")):
@@ -276,6 +286,10 @@ class OmnichannelInbox(models.Model):
                 if parent.mail_message_id:
                     interaction.mail_message_id.sudo().parent_id = parent.mail_message_id
             media.extend((interaction, file) for file in files)
+            provider_id = str((event.get("sender") or {}).get("provider_id") or "")
+            if profile and provider_id and interaction.partner_id.name == provider_id:
+                # Ingest named the new contact after their id: their profile names them.
+                media.append((interaction, {"ref": provider_id, "kind": "profile"}))
         if consents:
             self.env["omnichannel.consent"]._record(self._new_choices(consents))
         if media:
@@ -348,6 +362,54 @@ class OmnichannelInbox(models.Model):
                 )
         if consents:
             self.env["omnichannel.consent"]._record(self._new_choices(consents))
+
+    def _apply_edits(self, edits):
+        """A message the customer edited shows its new text, marked edited, in the chatter and on
+        the timeline; one they removed shows that they removed it, without its text or files.
+        A removal is final: an edit arriving after it changes nothing."""
+        for item in sorted(edits, key=lambda item: item.get("date") or fields.Datetime.now()):
+            interaction = self._interaction_of(item["channel_id"], item["external_id"])
+            if not interaction or interaction.edit_state == "removed":
+                continue  # never recorded (or already gone): nothing to change
+            removed = bool(item.get("removed"))
+            body = _("The customer removed this message.") if removed else (item.get("body") or "")
+            message = interaction.mail_message_id.sudo()
+            if message and message.model and message.res_id:
+                record = self.env[message.model].sudo().browse(message.res_id)
+                if hasattr(record, "_message_update_content"):
+                    # As Odoo edits a message: its body marked "edited", open chatters told live.
+                    record._message_update_content(message, body, attachment_ids=[] if removed else None, strict=False)
+            if removed:  # its files, not fetched yet, never will be
+                self.env["omnichannel.media"].sudo().search(
+                    [("interaction_id", "=", interaction.id), ("kind", "=", "file"), ("state", "=", "pending")]
+                ).unlink()
+            first_line = " ".join(body.split())
+            interaction.write(
+                {
+                    "edit_state": "removed" if removed else "edited",
+                    "summary": first_line[:200] + ("…" if len(first_line) > 200 else "") or False,
+                }
+            )
+
+    def _apply_watermarks(self, watermarks):
+        """Read receipts as watermarks (Messenger's "everything up to then was read"): each outbound
+        message of the customer on the channel, sent up to the watermark, moves forward to that state."""
+        updates = []
+        for item in watermarks:
+            channel = self.env["omnichannel.channel"].browse(item["channel_id"])
+            partner = self._partner_of(channel, item["recipient"])
+            if not partner:
+                continue
+            self.env["omnichannel.interaction"].flush_model()
+            self.env.cr.execute(
+                """SELECT external_id FROM omnichannel_interaction
+                    WHERE partner_id = %s AND channel_id = %s AND direction = 'outbound'
+                      AND external_id IS NOT NULL AND date <= %s
+                      AND COALESCE(delivery_state, 'queued') NOT IN ('read', %s)""",
+                [partner.id, channel.id, item["date"], item["state"]],
+            )
+            updates.extend((channel.id, external_id, item["state"], None) for (external_id,) in self.env.cr.fetchall())
+        self.env["omnichannel.interaction"].sudo()._advance_delivery_states(updates)
 
     def _apply_identity_changes(self, changes):
         """A customer's new number or account joins the identities of the contact behind the old one."""

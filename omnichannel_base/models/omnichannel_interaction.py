@@ -156,6 +156,11 @@ class OmnichannelInteraction(models.Model):
         help="Of outbound messages, as far as the channel reports it.",
     )
     delivery_error = fields.Char(readonly=True, help="Why the channel could not deliver the message.")
+    edit_state = fields.Selection(
+        [("edited", "Edited"), ("removed", "Removed by the customer")],
+        readonly=True,
+        help="The customer changed or removed this message after sending it: the timeline shows what is left.",
+    )
 
     def init(self):
         cr = self.env.cr

@@ -1,7 +1,9 @@
+import base64
 import logging
 import time
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 from ..tools.jobs import MAX_ATTEMPTS, auto_commit, cron_budget, next_attempt, trigger
 from ..tools.provider import ProviderError
@@ -14,7 +16,8 @@ TIME_BUDGET = 50  # seconds per cron run at most (see jobs.cron_budget)
 
 
 class OmnichannelMedia(models.Model):
-    """Files a customer sent, to download from the provider in the background.
+    """Files a customer sent, to download from the provider in the background; also the
+    profiles (name, picture) of contacts whose first message came without a name.
 
     The message is on the timeline and in the chatter at once; its file follows, attached
     to the same chatter message, when the provider hands it over. Downloads are retried with
@@ -26,7 +29,14 @@ class OmnichannelMedia(models.Model):
     _order = "id"
 
     interaction_id = fields.Many2one("omnichannel.interaction", required=True, ondelete="cascade", readonly=True)
-    ref = fields.Char(required=True, readonly=True, help="The provider's id or URL of the file.")
+    kind = fields.Selection(
+        [("file", "File"), ("profile", "Profile")],
+        default="file",
+        required=True,
+        readonly=True,
+        help="A file the customer sent, or the public profile (name, picture) of a new contact.",
+    )
+    ref = fields.Char(required=True, readonly=True, help="The provider's id or URL of the file, or the customer's id.")
     name = fields.Char(readonly=True)
     mimetype = fields.Char(readonly=True)
     state = fields.Selection(
@@ -41,13 +51,13 @@ class OmnichannelMedia(models.Model):
 
     @api.model
     def _enqueue(self, items):
-        """Queue [(interaction, {ref, name, mimetype})]; a redelivered message queues nothing."""
+        """Queue [(interaction, {ref, name, mimetype, kind})]; a redelivered message queues nothing."""
         self.env.cr.execute(
-            """INSERT INTO omnichannel_media (interaction_id, ref, name, mimetype, state, attempts, next_attempt,
-                                              create_uid, write_uid, create_date, write_date)
+            """INSERT INTO omnichannel_media (interaction_id, ref, name, mimetype, kind, state, attempts,
+                                              next_attempt, create_uid, write_uid, create_date, write_date)
                SELECT u.*, 'pending', 0, now() AT TIME ZONE 'UTC', %s, %s, now() AT TIME ZONE 'UTC',
                       now() AT TIME ZONE 'UTC'
-                 FROM unnest(%s::int[], %s::varchar[], %s::varchar[], %s::varchar[]) AS u
+                 FROM unnest(%s::int[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[]) AS u
                ON CONFLICT DO NOTHING""",
             [
                 self.env.uid,
@@ -56,6 +66,7 @@ class OmnichannelMedia(models.Model):
                 [str(file["ref"]) for _interaction, file in items],
                 [file.get("name") for _interaction, file in items],
                 [file.get("mimetype") for _interaction, file in items],
+                [file.get("kind") or "file" for _interaction, file in items],
             ],
         )
         if self.env.cr.rowcount:
@@ -88,6 +99,9 @@ class OmnichannelMedia(models.Model):
         interaction = self.interaction_id
         channel = interaction.channel_id
         try:
+            if self.kind == "profile":
+                self._apply_profile(channel._provider()._fetch_profile(channel, self.ref))
+                return
             name, mimetype, content = channel._provider()._download_media(channel, self.ref)
         except Exception as exc:
             if is_concurrency_error(exc):
@@ -122,7 +136,27 @@ class OmnichannelMedia(models.Model):
             message.sudo().attachment_ids = [fields.Command.link(attachment.id)]
         self.write({"state": "done", "error": False, "attachment_id": attachment.id})
 
+    def _apply_profile(self, profile):
+        """Name the contact from their profile, unless someone named them meanwhile; add their picture."""
+        partner = self.interaction_id.partner_id.sudo()
+        values = {}
+        if profile.get("name") and partner.name == self.ref:
+            values["name"] = profile["name"][:128]
+        if profile.get("image") and not partner.image_1920:
+            values["image_1920"] = base64.b64encode(profile["image"])
+        if values:
+            try:
+                with self.env.cr.savepoint():
+                    partner.write(values)
+            except (ValueError, UserError):  # a picture Odoo cannot read: the name is what matters
+                values.pop("image_1920", None)
+                if values:
+                    partner.write(values)
+        self.write({"state": "done", "error": False})
+
     def _say_failed(self):
+        if self.kind == "profile":
+            return  # the contact keeps their id as name: nothing the agent must act on
         conversation = self.interaction_id.conversation_id
         if conversation:
             conversation.message_post(

@@ -19,6 +19,12 @@ def empty_parse():
         "identity_changes": [],
         # {"channel_id", "body"}: what the provider says about the account, noted in the channel's chatter
         "notes": [],
+        # {"channel_id", "external_id" (message changed), "body" (new text, or None), "date",
+        #  "removed" (bool)}: the customer edited or deleted (unsent) a message
+        "edits": [],
+        # {"channel_id", "recipient" (the customer, as an event's sender), "state" (delivered|read),
+        #  "date"}: everything sent to the customer up to ``date`` reached that state
+        "watermarks": [],
     }
 
 
@@ -70,6 +76,13 @@ class OmnichannelProvider(models.AbstractModel):
         raise NotImplementedError(f"{self._code()} receives no webhooks")
 
     @api.model
+    def _delivery_key(self, channel, httprequest, body):
+        """The provider's own id for this delivery (Telegram's ``update_id``), when it has one:
+        a delivery sent again with other bytes is then still stored once. None (the default)
+        deduplicates on the body itself. Must not raise on odd bodies: return None."""
+        return None
+
+    @api.model
     def _webhook_answer(self, channel, httprequest):
         """The answer to an authentic delivery, once stored (TwiML for Twilio, say)."""
         from odoo.http import request  # noqa: PLC0415 (only reachable inside a request)
@@ -84,6 +97,13 @@ class OmnichannelProvider(models.AbstractModel):
         cannot be used: it is kept as failed, for an administrator to replay.
         """
         raise NotImplementedError(f"{self._code()} receives no webhooks")
+
+    @api.model
+    def _fetch_profile(self, channel, provider_id):
+        """The public profile of a customer known by ``provider_id`` on ``channel``: {"name",
+        "image" (bytes or None)}. Asked in the background for contacts whose first message came
+        without a name (events with ``"profile": True``). Raises ``ProviderError``."""
+        raise NotImplementedError(f"{self._code()} has no profiles")
 
     @api.model
     def _download_media(self, channel, ref):

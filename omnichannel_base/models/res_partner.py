@@ -250,6 +250,7 @@ class ResPartner(models.Model):
         kinds = dict(interactions._fields["kind"]._description_selection(self.env))
         directions = dict(interactions._fields["direction"]._description_selection(self.env))
         delivery_states = dict(interactions._fields["delivery_state"]._description_selection(self.env))
+        edit_states = dict(interactions._fields["edit_state"]._description_selection(self.env))
         channel_labels = dict(interactions._fields["channel_type"]._description_selection(self.env))
         groups = dict(KIND_GROUPS)
         items = []
@@ -264,6 +265,8 @@ class ResPartner(models.Model):
                 conversation = interaction.conversation_id
                 source = {"model": conversation._name, "id": conversation.id, "name": conversation.display_name}
                 item_details = [(self.env._("Conversation"), conversation_states[conversation.id])]
+                if interaction.edit_state:
+                    item_details.append((self.env._("Customer"), edit_states[interaction.edit_state]))
                 if interaction.delivery_state == "failed":
                     item_details.append((self.env._("Not delivered"), interaction.delivery_error or ""))
                 elif interaction.delivery_state:

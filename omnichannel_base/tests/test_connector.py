@@ -67,6 +67,126 @@ class TestDeliveryStates(OmnichannelCase):
         self.assertEqual(interaction.delivery_state, "delivered")
         self.assertFalse(waiting.exists())
 
+    def test_watermarks_move_everything_sent_up_to_then(self):
+        """Messenger's read receipts say "all up to then": older messages move, later ones wait."""
+        Interaction = self.env["omnichannel.interaction"]
+        early, late = self.outbound("wm-early"), self.outbound("wm-late")
+        now = fields.Datetime.now()
+        early.sudo().write({"date": now - timedelta(minutes=10)})
+        late.sudo().write({"date": now + timedelta(minutes=1)})
+        Interaction._advance_delivery_states([(self.channel.id, "wm-early", "read", None)])
+        self.env["omnichannel.inbox"]._apply(
+            [
+                dict(
+                    self.parse(),
+                    watermarks=[
+                        {
+                            "channel_id": self.channel.id,
+                            "recipient": {"phone": "+34600111222"},
+                            "state": "delivered",
+                            "date": now,
+                        }
+                    ],
+                )
+            ]
+        )
+        self.assertEqual(early.delivery_state, "read", "a watermark never moves a message back")
+        self.assertEqual(late.delivery_state, "sent", "sent after the watermark: not delivered yet")
+        middle = self.outbound("wm-middle")
+        middle.sudo().write({"date": now - timedelta(minutes=5)})
+        self.env["omnichannel.inbox"]._apply(
+            [
+                dict(
+                    self.parse(),
+                    watermarks=[
+                        {
+                            "channel_id": self.channel.id,
+                            "recipient": {"phone": "+34 600 11 12 22"},
+                            "state": "read",
+                            "date": now,
+                        }
+                    ],
+                )
+            ]
+        )
+        self.assertEqual(middle.delivery_state, "read")
+
+    def parse(self):
+        from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse  # noqa: PLC0415
+
+        return empty_parse()
+
+    def test_edits_and_removals_show_on_chatter_and_timeline(self):
+        Inbox = self.env["omnichannel.inbox"]
+        first = self.ingest.ingest(
+            self.event(sender={"phone": "+34600111222"}, external_id="m-1", body="Talla 36, por favor")
+        )
+        self.env["omnichannel.media"]._enqueue([(first, {"ref": "file-1", "name": "foto.jpg"})])
+
+        def edit(body=None, removed=False, external_id="m-1"):
+            Inbox._apply(
+                [
+                    dict(
+                        self.parse(),
+                        edits=[
+                            {
+                                "channel_id": self.channel.id,
+                                "external_id": external_id,
+                                "body": body,
+                                "removed": removed,
+                                "date": fields.Datetime.now(),
+                            }
+                        ],
+                    )
+                ]
+            )
+
+        edit("Talla 38, por favor")
+        self.assertEqual(first.edit_state, "edited")
+        self.assertEqual(first.summary, "Talla 38, por favor")
+        self.assertIn("Talla 38", first.mail_message_id.body)
+        self.assertIn("o-mail-Message-edited", first.mail_message_id.body, "marked edited as Odoo marks edits")
+        timeline = first.partner_id._omni_timeline_items(first)
+        self.assertIn(["Customer", "Edited"], timeline[0]["details"])
+
+        edit(removed=True)
+        self.assertEqual(first.edit_state, "removed")
+        self.assertNotIn("Talla", first.mail_message_id.body, "a removed message is not silently kept")
+        self.assertIn("removed this message", first.summary)
+        self.assertFalse(
+            self.env["omnichannel.media"].search([("interaction_id", "=", first.id)]),
+            "files of a removed message are not fetched",
+        )
+        edit("Otra vez", external_id="m-1")
+        self.assertEqual(first.edit_state, "removed", "a removal is final")
+        edit("Nunca recibido", external_id="unknown")  # an edit of a message never recorded: ignored
+
+    def test_contacts_without_a_name_get_their_profile_later(self):
+        Inbox, Media = self.env["omnichannel.inbox"], self.env["omnichannel.media"]
+
+        def message(external_id, sender):
+            return dict(
+                self.parse(),
+                events=[
+                    self.event(external_id=external_id, sender=sender, body="Hola", profile=True),
+                ],
+            )
+
+        Inbox._apply(
+            [message("p-1", {"provider_id": "PSID-1"}), message("p-2", {"provider_id": "PSID-2", "name": "Ana"})]
+        )
+        jobs = Media.search([("kind", "=", "profile")])
+        self.assertEqual(jobs.mapped("ref"), ["PSID-1"], "only the contact named after their id waits for a profile")
+        partner = jobs.interaction_id.partner_id
+        self.assertEqual(partner.name, "PSID-1")
+        jobs._apply_profile({"name": "Marta Ruiz", "image": None})
+        self.assertEqual((partner.name, jobs.state), ("Marta Ruiz", "done"))
+        Inbox._apply([message("p-3", {"provider_id": "PSID-1"})])
+        self.assertEqual(len(Media.search([("kind", "=", "profile")])), 1, "a known contact is not asked again")
+        partner.name = "Marta (tienda)"
+        jobs._apply_profile({"name": "Marta Ruiz"})
+        self.assertEqual(partner.name, "Marta (tienda)", "a name someone typed is kept")
+
     def test_inbound_rows_are_never_touched(self):
         self.inbound.invalidate_recordset()
         self.env["omnichannel.interaction"]._set_external_id(self.inbound.id, self.inbound.external_id, None)

@@ -5,3 +5,8 @@ from . import omnichannel_conversation
 from . import mail_message
 from . import omnichannel_interaction
 from . import omnichannel_outbox
+from . import omnichannel_provider_meta
+from . import omnichannel_provider_telegram
+from . import omnichannel_provider_twilio
+from . import sms_sms
+from . import discuss_channel
