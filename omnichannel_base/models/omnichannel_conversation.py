@@ -116,7 +116,8 @@ class OmnichannelConversation(models.Model):
     def _compute_reply_window_end(self):
         now = fields.Datetime.now()
         for conversation in self:
-            hours = conversation.channel_id._provider()._reply_window_hours
+            provider = conversation.channel_id._provider()
+            hours = provider._window_hours(conversation.channel_id)
             end = (
                 conversation.last_inbound_date + timedelta(hours=hours)
                 if hours and conversation.last_inbound_date
@@ -124,22 +125,11 @@ class OmnichannelConversation(models.Model):
             )
             conversation.reply_window_end = end
             conversation.reply_window_open = not hours or bool(end and end > now)
-            if not hours:
-                conversation.reply_window_note = False
-            elif conversation.reply_window_open:
-                minutes = int((end - now).total_seconds() // 60)
-                conversation.reply_window_note = _(
-                    "Replies can be written freely for another %(hours)s h %(minutes)02d min; after that, "
-                    "only approved templates.",
-                    hours=minutes // 60,
-                    minutes=minutes % 60,
-                )
-            else:
-                conversation.reply_window_note = _(
-                    "The %(hours)s-hour window for free replies is closed: send an approved template "
-                    "(Send Template) until the customer writes again.",
-                    hours=hours,
-                )
+            conversation.reply_window_note = (
+                provider._window_note(conversation.channel_id, hours, end, conversation.reply_window_open, now)
+                if hours
+                else False
+            )
 
     def _compute_failed_outbox_count(self):
         counts = dict(

@@ -113,6 +113,24 @@ class OmnichannelProvider(models.AbstractModel):
 
     # ------------------------------------------------------------ sending
     @api.model
+    def _window_hours(self, channel):
+        """How long after the customer's last message agents may write freely on ``channel``
+        (0: always). ``_reply_window_hours`` unless the channel's settings change it."""
+        return self._reply_window_hours
+
+    @api.model
+    def _window_note(self, channel, hours, end, is_open, now):
+        """What the conversation says of its messaging window (``end``: when it closes)."""
+        if is_open:
+            minutes = int((end - now).total_seconds() // 60)
+            return _(
+                "Replies can be written freely for another %(hours)s h %(minutes)02d min.",
+                hours=minutes // 60,
+                minutes=minutes % 60,
+            )
+        return _("The %(hours)s-hour window for free replies is closed until the customer writes again.", hours=hours)
+
+    @api.model
     def _check_reply(self, conversation, message):
         """Raise ``UserError`` when ``message`` may not go to the customer as it is (outside
         a messaging window, say). Called in the agent's transaction, before anything is queued."""

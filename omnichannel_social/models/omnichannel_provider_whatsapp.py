@@ -307,6 +307,22 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
 
     # ------------------------------------------------------------ sending
     @api.model
+    def _window_note(self, channel, hours, end, is_open, now):
+        if is_open:
+            minutes = int((end - now).total_seconds() // 60)
+            return _(
+                "Replies can be written freely for another %(hours)s h %(minutes)02d min; after that, "
+                "only approved templates.",
+                hours=minutes // 60,
+                minutes=minutes % 60,
+            )
+        return _(
+            "The %(hours)s-hour window for free replies is closed: send an approved template "
+            "(Send Template) until the customer writes again.",
+            hours=hours,
+        )
+
+    @api.model
     def _check_reply(self, conversation, message):
         if not conversation.last_inbound_date:
             raise UserError(
