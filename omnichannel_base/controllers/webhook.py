@@ -68,7 +68,13 @@ class OmnichannelWebhook(http.Controller):
         except Exception:  # a key is an optimisation: the body's digest deduplicates as well
             _logger.info("Webhook of channel %s: no delivery key", channel.id, exc_info=True)
             key = None
-        request.env["omnichannel.inbox"].sudo()._store(channel, body, httprequest.mimetype, key=key)
+        request.env["omnichannel.inbox"].sudo()._store(
+            channel,
+            body,
+            httprequest.mimetype,
+            key=key,
+            query_string=httprequest.query_string.decode("utf-8", "replace"),
+        )
         return implementation._webhook_answer(channel, httprequest)
 
     def _read_body(self):

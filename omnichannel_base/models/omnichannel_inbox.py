@@ -42,6 +42,9 @@ class OmnichannelInbox(models.Model):
     company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
     received_date = fields.Datetime(readonly=True, default=fields.Datetime.now)
     content_type = fields.Char(readonly=True)
+    query_string = fields.Char(
+        readonly=True, help="The webhook URL's query, as the provider called it (a status callback URL may carry one)."
+    )
     payload = fields.Text(readonly=True, help="The body exactly as the provider sent it.")
     digest = fields.Char(
         readonly=True,
@@ -78,16 +81,16 @@ class OmnichannelInbox(models.Model):
 
     # ------------------------------------------------------------ storing (in the webhook request)
     @api.model
-    def _store(self, channel, body, content_type, key=None):
+    def _store(self, channel, body, content_type, key=None, query_string=None):
         """Keep a verified delivery; wake the processing job. One INSERT: the provider waits for it.
         Returns the new row's id, or None when the very same delivery was stored before: the same
         body, or the same ``key`` when the provider names its deliveries (Telegram's update_id)."""
         self.env.cr.execute(
             """INSERT INTO omnichannel_inbox (provider, channel_id, company_id, received_date, content_type,
-                                              payload, digest, state, attempts, next_attempt,
+                                              query_string, payload, digest, state, attempts, next_attempt,
                                               create_uid, write_uid, create_date, write_date)
-               VALUES (%(provider)s, %(channel)s, %(company)s, %(now)s, %(type)s, %(payload)s, %(digest)s,
-                       'pending', 0, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s)
+               VALUES (%(provider)s, %(channel)s, %(company)s, %(now)s, %(type)s, %(query)s, %(payload)s,
+                       %(digest)s, 'pending', 0, %(now)s, %(uid)s, %(uid)s, %(now)s, %(now)s)
                ON CONFLICT (provider, digest) DO NOTHING RETURNING id""",
             {
                 "provider": channel.provider,
@@ -95,6 +98,7 @@ class OmnichannelInbox(models.Model):
                 "company": channel.company_id.id,
                 "now": fields.Datetime.now(),
                 "type": (content_type or "")[:255],
+                "query": (query_string or "")[:255] or None,
                 # Bodies are UTF-8 (JSON, form-encoded); anything else is kept readable and fails parsing.
                 "payload": body.decode("utf-8", "backslashreplace").replace("\x00", "\\x00"),
                 "digest": hashlib.sha256(key.encode() if key else body).hexdigest(),
