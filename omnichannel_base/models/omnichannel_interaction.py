@@ -391,8 +391,26 @@ class OmnichannelInteraction(models.Model):
     @api.model
     def _set_external_id(self, interaction_id, external_id, state, error=None):
         """An outbound row's provider id and delivery state, as the outbox learns them: the id
-        once the provider accepted the message, or the reason it never did (state "failed")."""
+        once the provider accepted the message, or the reason it never did (state "failed").
+
+        The provider may have told of the message first, as an echo of the business's own
+        message (Meta echoes every message a page sends) recorded as an outbound row of its own
+        before the sender learnt the id: that row is this message, so it goes, with its chatter
+        copy, and this one takes the id.
+        """
         self.flush_model(["external_id", "delivery_state", "delivery_error"])
+        if external_id:
+            self.env.cr.execute(
+                """DELETE FROM omnichannel_interaction echo USING omnichannel_interaction mine
+                    WHERE mine.id = %s AND echo.channel_id = mine.channel_id AND echo.external_id = %s
+                      AND echo.id != mine.id AND echo.direction = 'outbound'
+                RETURNING echo.mail_message_id""",
+                [interaction_id, external_id],
+            )
+            copies = [message_id for (message_id,) in self.env.cr.fetchall() if message_id]
+            if copies:
+                self.env["mail.message"].sudo().browse(copies).unlink()
+            self.invalidate_model()
         self.env.cr.execute(
             """UPDATE omnichannel_interaction SET external_id = %s, delivery_state = %s, delivery_error = %s
                 WHERE id = %s""",

@@ -51,12 +51,13 @@ class OmnichannelMedia(models.Model):
 
     @api.model
     def _enqueue(self, items):
-        """Queue [(interaction, {ref, name, mimetype, kind})]; a redelivered message queues nothing."""
+        """Queue [(interaction, {ref, name, mimetype, kind})]; a redelivered message queues nothing.
+        Due at once: ``next_attempt`` in whole seconds, as ``fields.Datetime.now()`` compares it."""
         self.env.cr.execute(
             """INSERT INTO omnichannel_media (interaction_id, ref, name, mimetype, kind, state, attempts,
                                               next_attempt, create_uid, write_uid, create_date, write_date)
-               SELECT u.*, 'pending', 0, now() AT TIME ZONE 'UTC', %s, %s, now() AT TIME ZONE 'UTC',
-                      now() AT TIME ZONE 'UTC'
+               SELECT u.*, 'pending', 0, date_trunc('second', now() AT TIME ZONE 'UTC'), %s, %s,
+                      now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
                  FROM unnest(%s::int[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[]) AS u
                ON CONFLICT DO NOTHING""",
             [

@@ -187,6 +187,33 @@ class TestDeliveryStates(OmnichannelCase):
         jobs._apply_profile({"name": "Marta Ruiz"})
         self.assertEqual(partner.name, "Marta (tienda)", "a name someone typed is kept")
 
+    def test_an_echo_recorded_before_the_sender_learnt_the_id_is_merged(self):
+        """Meta's echo of our own reply, processed before the outbox recorded the reply's id, is
+        the same message: one timeline row and one chatter message remain."""
+        mine = self.ingest.ingest(
+            self.event(
+                direction="outbound",
+                partner_id=self.inbound.partner_id.id,
+                conversation_id=self.conversation.id,
+                body="Le llamamos mañana",
+            )
+        )
+        echo = self.ingest.ingest(
+            self.event(
+                direction="outbound",
+                partner_id=self.inbound.partner_id.id,
+                conversation_id=self.conversation.id,
+                external_id="m_echo-1",
+                body="Le llamamos mañana",
+            )
+        )
+        echo_message = echo.mail_message_id
+        self.env["omnichannel.interaction"]._set_external_id(mine.id, "m_echo-1", "sent")
+        self.assertFalse(echo.exists())
+        self.assertFalse(echo_message.exists())
+        self.assertEqual((mine.external_id, mine.delivery_state), ("m_echo-1", "sent"))
+        self.assertEqual(self.env["omnichannel.interaction"].search_count([("external_id", "=", "m_echo-1")]), 1)
+
     def test_inbound_rows_are_never_touched(self):
         self.inbound.invalidate_recordset()
         self.env["omnichannel.interaction"]._set_external_id(self.inbound.id, self.inbound.external_id, None)

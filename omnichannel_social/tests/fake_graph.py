@@ -1,4 +1,5 @@
-"""A local stand-in for Meta's Graph API (WhatsApp Cloud API), served over real HTTP on 127.0.0.1.
+"""A local stand-in for Meta's Graph API (WhatsApp Cloud API, Messenger Platform), served over
+real HTTP on 127.0.0.1.
 
 Tests point the provider's base URL at ``graph.url`` and assert on what reached the server::
 
@@ -20,6 +21,25 @@ Business Management API "Message templates", Graph API "Handling Errors" and "Pa
 - ``GET /{waba-id}/message_templates`` -> ``graph.templates`` in pages of ``limit`` (at most
   ``graph.page_size``), with ``paging.cursors`` and an absolute ``paging.next``.
 - ``GET /{phone-number-id}`` -> ``graph.phone_numbers[id]`` (``fields`` honoured).
+
+Messenger Platform (Messenger and Instagram messaging; "Send API" reference, "User Profile
+API", "Instagram User Profile", "Attachment Upload API"):
+
+- ``POST /{page-id}/messages`` (or ``/me/messages``) with a ``recipient``: JSON, or multipart
+  form data whose fields are JSON and whose ``filedata`` is the file (upload and send in one
+  call). Validated as Meta does: ``recipient.id``, ``messaging_type`` (RESPONSE, UPDATE,
+  MESSAGE_TAG with a ``tag``), exactly one of ``message.text`` (at most ``graph.text_limit``
+  characters) and ``message.attachment`` (type image, video, audio, file or template; a
+  ``payload.url``, an ``attachment_id`` or the ``filedata``). RESPONSE to a recipient in
+  ``graph.window_closed`` fails as Meta fails it outside the 24-hour window (code 10, subcode
+  2018278); the HUMAN_AGENT tag fails for recipients in ``graph.human_agent_closed`` (past 7
+  days). Answers ``{"recipient_id", "message_id"}``; ``graph.sent`` keeps each payload (fields
+  decoded) with ``mid``, ``page_id`` and ``file`` ((filename, bytes, mime type) or None).
+- ``GET /{id}`` of ``graph.objects`` (Pages, Instagram accounts, user profiles with
+  ``first_name``/``last_name``/``name``/``username``/``profile_pic``), ``fields`` honoured.
+- Files on Meta's CDN: ``url = graph.add_file(bytes, mime_type, name)``, served at that URL
+  without any token (Meta's CDN URLs are signed), as attachments' ``payload.url`` and profile
+  pictures are.
 
 Every Graph call needs ``Authorization: Bearer <access_token>`` (else 401, code 190). When
 ``graph.phone_numbers`` is not empty, sends and uploads from other numbers fail as Meta fails
@@ -52,6 +72,10 @@ TITLES = {
     1: "An unknown error occurred",
     2: "Service temporarily unavailable",
     4: "Application request limit reached",
+    10: "Application does not have permission for this action",
+    551: "This person isn't available right now.",
+    613: "Calls to this api have exceeded the rate limit.",
+    1200: "Temporary send message failure. Please try again later",
     100: "Invalid parameter",
     190: "Invalid OAuth access token - Cannot parse access token",
     80007: "Rate limit issues",
@@ -73,6 +97,9 @@ STATUS_OF_CODE = {190: 401, 131000: 500, 2: 503, 131016: 503, 133004: 503}
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contacts", "interactive", "template", "reaction")
 TEXT_LIMIT = 4096
+# Messenger Platform Send API
+MESSAGE_TAGS = ("ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "CUSTOMER_FEEDBACK", "HUMAN_AGENT", "POST_PURCHASE_UPDATE")
+ATTACHMENT_TYPES = ("image", "video", "audio", "file", "template")
 
 
 class GraphFailure(Exception):
@@ -145,6 +172,10 @@ class FakeGraph:
         self.on_send = on_send  # called as on_send(payload, wamid) once the send is answered
         self.templates = []
         self.phone_numbers = {}
+        self.objects = {}  # Messenger Platform: Pages, Instagram accounts, user profiles by id
+        self.window_closed = set()  # recipients past Meta's 24-hour window
+        self.human_agent_closed = set()  # recipients past the HUMAN_AGENT tag's 7 days
+        self.text_limit = 2000
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._ids = itertools.count(1)
@@ -191,6 +222,7 @@ class FakeGraph:
             self.sent = []
             self.read = []
             self.media = {}
+            self.files = {}
             self.callback_errors = []
             self._rules = []
 
@@ -258,6 +290,13 @@ class FakeGraph:
             }
         return media_id
 
+    def add_file(self, content, mime_type, name="file"):
+        """Put a file on the fake CDN and return its absolute, signed-looking URL."""
+        token = secrets.token_urlsafe(12)
+        with self._lock:
+            self.files[token] = (content, mime_type)
+        return f"{self.origin}/cdn/{token}/{name}?_nc_oh={secrets.token_hex(8)}&oe=6A1B2C3D"
+
     # -- what the handler uses ------------------------------------------------------------
     def _take_rule(self, method, path):
         with self._lock:
@@ -312,7 +351,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if rule and rule.answers:
                 return self._answer_rule(rule)
-            self._check_token()
+            if not path.startswith("/cdn/"):  # Meta's CDN URLs are signed: no token
+                self._check_token()
             answer = self._route(method, path, query, body)
         except GraphFailure as failure:
             return self._send_json(failure.status, failure.body(), headers)
@@ -332,10 +372,17 @@ class _Handler(BaseHTTPRequestHandler):
             if not media:
                 raise GraphFailure(404, 100, "Media not found")
             return media["content"], media["mime_type"]
+        if method == "GET" and path.startswith("/cdn/"):
+            found = graph.files.get(path.split("/")[2])
+            if not found:
+                raise GraphFailure(404, 100, "Media not found")
+            return found
         if not path.startswith(prefix):
             raise GraphFailure(400, 2500, "Unknown path components: " + path)
         parts = path[len(prefix) :].strip("/").split("/")
         if method == "POST" and len(parts) == 2 and parts[1] == "messages":
+            if self._is_send_api(body):
+                return self._post_send_api(parts[0], body)
             return self._post_message(parts[0], body)
         if method == "POST" and len(parts) == 2 and parts[1] == "media":
             return self._post_media(parts[0], body)
@@ -370,6 +417,87 @@ class _Handler(BaseHTTPRequestHandler):
             "contacts": [{"input": to, "wa_id": re.sub(r"\D", "", to)}],
             "messages": [message],
         }
+
+    def _is_send_api(self, body):
+        """Whether a POST to /messages is the Messenger Platform's (a recipient) rather than WhatsApp's."""
+        if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            return True
+        try:
+            return isinstance(json.loads(body or b"{}"), dict) and "recipient" in json.loads(body or b"{}")
+        except ValueError:
+            return False
+
+    def _post_send_api(self, page_id, body):
+        graph = self.graph
+        if page_id != "me" and graph.objects and page_id not in graph.objects:
+            raise _no_object("POST", page_id)
+        file = None
+        if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            fields, files = _multipart(self.headers.get("Content-Type", ""), body)
+            payload = {}
+            for name, value in fields.items():
+                try:
+                    payload[name] = json.loads(value)
+                except ValueError:
+                    payload[name] = value
+            if "filedata" in files:
+                filename, content = files["filedata"]
+                file = (filename, content, self._part_type(body, "filedata"))
+        else:
+            payload = _json_body(body)
+        recipient = payload.get("recipient")
+        if not isinstance(recipient, dict) or not recipient.get("id"):
+            raise _missing("recipient[id]")
+        messaging_type = payload.get("messaging_type")
+        if messaging_type not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+            raise GraphFailure(400, 100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
+        tag = payload.get("tag")
+        if messaging_type == "MESSAGE_TAG" and tag not in MESSAGE_TAGS:
+            raise GraphFailure(400, 100, "(#100) Param tag must be one of {" + ", ".join(MESSAGE_TAGS) + "}")
+        to = str(recipient["id"])
+        if (messaging_type != "MESSAGE_TAG" and to in graph.window_closed) or (
+            tag == "HUMAN_AGENT" and to in graph.human_agent_closed
+        ):
+            raise GraphFailure(400, 10, "(#10) This message is sent outside of allowed window.", subcode=2018278)
+        self._check_messenger_message(payload.get("message"), file)
+        mid = "m_" + secrets.token_urlsafe(40)
+        with graph._lock:
+            graph.sent.append(dict(payload, mid=mid, page_id=page_id, file=file))
+        self.sent_args = (payload, mid)
+        return {"recipient_id": to, "message_id": mid}
+
+    def _check_messenger_message(self, message, file):
+        if not isinstance(message, dict) or not message:
+            raise _missing("message")
+        text, attachment = message.get("text"), message.get("attachment")
+        if (text is None) == (attachment is None):
+            raise GraphFailure(400, 100, "(#100) Must send either message.text or message.attachment")
+        if text is not None:
+            if not isinstance(text, str) or not text.strip():
+                raise _missing("message[text]")
+            if len(text) > self.graph.text_limit:
+                raise GraphFailure(
+                    400,
+                    100,
+                    f"(#100) Length of param message[text] must be less than or equal to {self.graph.text_limit}",
+                )
+            return
+        if not isinstance(attachment, dict) or attachment.get("type") not in ATTACHMENT_TYPES:
+            raise GraphFailure(
+                400, 100, "(#100) Param message[attachment][type] must be one of " + str(ATTACHMENT_TYPES)
+            )
+        payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+        if not (payload.get("url") or payload.get("attachment_id") or file or attachment["type"] == "template"):
+            raise GraphFailure(400, 100, "(#100) Incorrect attachment: give a url, an attachment_id or filedata")
+
+    def _part_type(self, body, name):
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + self.headers.get("Content-Type", "").encode() + b"\r\n\r\n" + body
+        )
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") == name:
+                return part.get_content_type()
+        return None
 
     def _check_send(self, payload):
         if not payload.get("to"):
@@ -458,7 +586,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "file_size": len(media["content"]),
                 "id": object_id,
             }
-        number = graph.phone_numbers.get(object_id)
+        number = graph.phone_numbers.get(object_id, graph.objects.get(object_id))
         if number is None:
             raise _no_object("GET", object_id)
         number = dict(number, id=object_id)
@@ -500,7 +628,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client gave up (timeout)
 
-    def _run_callback(self, payload, wamid):
+    def _run_callback(self, payload, wamid):  # wamid: the message id (a mid for the Send API)
         try:
             self.graph.on_send(payload, wamid)
         except Exception as exc:  # reported when the FakeGraph block exits

@@ -32,7 +32,10 @@ DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
 # deregister rate limit. Not here, because retrying cannot help: 100 invalid parameter, 190
 # token, 131026 undeliverable, 131047 re-engagement (24 h window: a template is needed),
 # 131051 unsupported message type, 368 policy block.
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 80007, 130429, 131000, 131016, 131048, 131056, 131057, 133004, 133016})
+# Messenger Platform "Error codes": 613 calls over the rate limit, 1200 temporary send failure.
+TRANSIENT_CODES = frozenset(
+    {1, 2, 4, 17, 341, 613, 1200, 80007, 130429, 131000, 131016, 131048, 131056, 131057, 133004, 133016}
+)
 # 190 access token expired or invalid, 102 session, 104 token missing (Graph API "Handling Errors").
 AUTH_CODES = frozenset({102, 104, 190})
 
@@ -181,6 +184,38 @@ class GraphClient:
             if not next_url:
                 return templates
             page = self.request("GET", next_url)
+
+    def get_object(self, object_id, fields):
+        """Return the ``fields`` (a list) of a Graph object: a Page, an Instagram account, a user profile."""
+        return self.request("GET", str(object_id), params={"fields": ",".join(fields)})
+
+    def send_api(self, page_id, payload, file=None):
+        """POST to the Messenger Platform's Send API (``/{page-id}/messages``; ``me`` for the
+        token's own Page) and return the answer (``recipient_id``, ``message_id``).
+
+        With ``file`` = (filename, bytes, mimetype) the message is sent as multipart form data,
+        its JSON parts (``recipient``, ``message``...) as fields and the file as ``filedata``:
+        the attachment is uploaded and sent in one call.
+        """
+        if file is None:
+            return self.request("POST", f"{page_id}/messages", json=payload)
+        data = {key: value if isinstance(value, str) else json.dumps(value) for key, value in payload.items()}
+        return self.request("POST", f"{page_id}/messages", data=data, files={"filedata": file})
+
+    def download_url(self, url):
+        """Return ``(bytes, content type)`` at a public URL Meta handed out (attachments, profile
+        pictures on Meta's CDN, which are signed): fetched without the access token."""
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise GraphTimeout(f"no answer from GET {_no_query(url)} in time ({exc.__class__.__name__})") from exc
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise GraphConnectionError(f"cannot reach {_no_query(url)}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise GraphError(f"cannot call GET {_no_query(url)}: {exc}") from exc
+        if not response.ok:
+            raise _error_from_response(response)
+        return response.content, response.headers.get("Content-Type")
 
     def phone_number(self, phone_number_id):
         """Return ``display_phone_number``, ``verified_name``, ``quality_rating`` and ``id`` of a number."""
