@@ -428,6 +428,23 @@ def ensure_dovecot():
         die(str(exc))
 
 
+# ------------------------------------------------------------ telegram-test-api
+def ensure_telegram_test_api():
+    """npm's telegram-test-api, the Bot API emulator the Telegram tests also run against, into
+    .local/node (omnichannel_social/tests/telegram_test_api.py). Without npm the test says so and skips."""
+    path = ROOT / "omnichannel_social" / "tests" / "telegram_test_api.py"
+    spec = importlib.util.spec_from_file_location("omnichannel_telegram_test_api", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if module.missing_tools():
+        say(f"telegram-test-api not installed ({module.missing_tools()}): its Telegram test will be skipped")
+        return
+    try:
+        module.ensure_installed()
+    except (OSError, subprocess.SubprocessError) as exc:
+        die(f"npm could not install telegram-test-api into .local/node: {exc}")
+
+
 # --------------------------------------------------------------------- commands
 def setup(db, rebuild=False):
     ensure_interpreter()
@@ -472,6 +489,7 @@ def cmd_test(args):
     os.environ["PGOPTIONS"] = (os.environ.get("PGOPTIONS", "") + " -c synchronous_commit=off").strip()
     ensure_browser()
     ensure_dovecot()
+    ensure_telegram_test_api()
     conf = setup(TEST_DB, args.rebuild)
     paths = [str(ROOT / a) for a in ADDONS] + [str(ROOT / "tests")]
     cmd = [
