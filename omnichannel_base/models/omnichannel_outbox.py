@@ -6,6 +6,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from .omnichannel_ingest import MAX_BATCH
 from ..tools.jobs import MAX_ATTEMPTS, auto_commit, committing, cron_budget, next_attempt, trigger
 from ..tools.provider import ProviderError
 from ..tools.retry import is_concurrency_error
@@ -75,41 +76,49 @@ class OmnichannelOutbox(models.Model):
     @api.model
     def _enqueue(self, conversation, message, payload, summary):
         """Queue ``payload`` for ``conversation``'s customer, with its timeline row (queued)."""
-        channel = conversation.channel_id
-        interaction = (
-            self.env["omnichannel.ingest"]
-            .sudo()
-            .ingest(
-                [
-                    {
-                        "channel_id": channel.id,
-                        "partner_id": conversation.partner_id.id,
-                        "direction": "outbound",
-                        "kind": "message",
-                        "date": message.date if message else fields.Datetime.now(),
-                        "summary": summary,
-                        "conversation_id": conversation.id,
-                        "user_id": self.env.user.id,
-                        "mail_message_id": message.id if message else None,
-                    }
-                ]
-            )
-        )
-        self.env["omnichannel.interaction"].sudo()._set_external_id(interaction.id, None, "queued")
-        outbox = self.sudo().create(
-            {
-                "channel_id": channel.id,
-                "conversation_id": conversation.id,
-                "partner_id": conversation.partner_id.id,
-                "mail_message_id": message.id if message else False,
-                "interaction_id": interaction.id,
-                "user_id": self.env.user.id,
-                "summary": summary,
-                "payload": payload,
-            }
+        event = {
+            "channel_id": conversation.channel_id.id,
+            "partner_id": conversation.partner_id.id,
+            "direction": "outbound",
+            "kind": "message",
+            "date": message.date if message else fields.Datetime.now(),
+            "summary": summary,
+            "conversation_id": conversation.id,
+            "user_id": self.env.user.id,
+            "mail_message_id": message.id if message else None,
+        }
+        return self._enqueue_events([(event, payload, {"summary": summary})])
+
+    @api.model
+    def _enqueue_events(self, items):
+        """Queue messages with their timeline rows (queued), in batches: ``items`` =
+        [(event, payload, values)], ``event`` an outbound event as ``omnichannel.ingest`` takes
+        it (its recipient as partner_id or sender), ``values`` more fields of the outbox row.
+        Returns the outbox rows, in order."""
+        interactions = self.env["omnichannel.interaction"].sudo()
+        events = [event for event, _payload, _values in items]
+        for start in range(0, len(events), MAX_BATCH):
+            interactions += self.env["omnichannel.ingest"].sudo().ingest(events[start : start + MAX_BATCH])
+        for interaction in interactions:
+            interactions._set_external_id(interaction.id, None, "queued")
+        outboxes = self.sudo().create(
+            [
+                {
+                    "channel_id": interaction.channel_id.id,
+                    "conversation_id": interaction.conversation_id.id,
+                    "partner_id": interaction.partner_id.id,
+                    "mail_message_id": interaction.mail_message_id.id,
+                    "interaction_id": interaction.id,
+                    "user_id": interaction.user_id.id,
+                    "summary": interaction.summary,
+                    "payload": payload,
+                    **values,
+                }
+                for (_event, payload, values), interaction in zip(items, interactions, strict=True)
+            ]
         )
         trigger(self.env, CRON)
-        return outbox
+        return outboxes
 
     # ------------------------------------------------------------ sending (cron)
     @api.model

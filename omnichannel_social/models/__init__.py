@@ -10,3 +10,5 @@ from . import omnichannel_provider_telegram
 from . import omnichannel_provider_twilio
 from . import sms_sms
 from . import discuss_channel
+from . import omnichannel_provider_livechat
+from . import im_livechat_channel

@@ -304,7 +304,8 @@ class OmnichannelProviderTwilio(models.AbstractModel):
         after a passing failure sends only the rest. The last part's SID is the message's."""
         channel = outbox.channel_id.sudo()
         payload = dict(outbox.payload or {})
-        to = self._recipient(outbox.partner_id, channel)
+        # The number the sender chose (Odoo's SMS composer), else the customer's latest.
+        to = payload.get("to") or self._recipient(outbox.partner_id, channel)
         sender = (
             {"MessagingServiceSid": channel.twilio_messaging_service_sid}
             if channel.twilio_messaging_service_sid

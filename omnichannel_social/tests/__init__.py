@@ -5,3 +5,13 @@ from . import test_whatsapp_outbox
 from . import test_webhook_fuzz
 from . import test_whatsapp_ui
 from . import test_concurrency
+from . import test_telegram
+from . import test_sms_inbound
+from . import test_sms_outbox
+from . import test_sms_webhook_fuzz
+from . import test_sms_odoo
+from . import test_messenger
+from . import test_livechat
+from . import test_telegram_webhook_fuzz
+from . import test_meta_webhook_fuzz
+from . import test_telegram_test_api

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the WhatsApp webhook path on a real Odoo server (``make bench``).
+"""Benchmark of the webhook path (WhatsApp, then Telegram and SMS) on a real Odoo server (``make bench``).
 
 On the bench database that bench_ingest.py builds (1,000,000 partners and 1,000,000 interactions),
 with ``omnichannel_social`` installed and up to date, it starts ``odoo-bin`` on 127.0.0.1 with
@@ -12,6 +12,9 @@ with ``omnichannel_social`` installed and up to date, it starts ``odoo-bin`` on 
   serialized again): deliveries acknowledged per second and their latency, then messages fully
   ingested per second by the inbox cron job, from the first request until the last message is on
   its timeline; unique messages stored, duplicates, lost, contacts created per new sender;
+- the same for Telegram updates and Twilio SMS webhooks (``--other-providers``): acknowledgements,
+  messages ingested per second, and exactly once (an update_id or MessageSid stored once, whatever
+  the bytes of its redelivery);
 - agents' replies through the outbox, sent by the cron job to a local Graph API server
   (``omnichannel_social/tests/fake_graph.py``): each sent exactly once.
 
@@ -22,6 +25,7 @@ Only 127.0.0.1 is contacted. Exits 0 whatever the figures.
 """
 
 import argparse
+import base64
 import hashlib
 import hmac
 import http.client
@@ -41,6 +45,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 from bench_ingest import BUILT_KEY, CODE_KEY, REF_PREFIX, STATE_KEY, fmt, national_number
 from benchlib import code_digest, odoo_cli, percentile, read_params, say, say_targets, stepper
@@ -58,6 +63,13 @@ ACCESS_TOKEN = "bench-access-token"
 CHANNEL_NAME = "Bench WhatsApp (webhook bench)"
 TEAM_NAME = "Bench WhatsApp care"
 API_CHANNEL_NAME = "Bench Events API (webhook bench)"
+TELEGRAM_CHANNEL_NAME = "Bench Telegram (webhook bench)"
+TELEGRAM_TOKEN = "123456789:bench-bot-token"
+TELEGRAM_SECRET = "bench-telegram-secret"
+SMS_CHANNEL_NAME = "Bench SMS (webhook bench)"
+TWILIO_ACCOUNT_SID = "AC" + "b" * 32
+TWILIO_AUTH_TOKEN = "bench-twilio-auth-token"
+TWILIO_FROM = "+34910000043"
 AGENT_LOGIN = "bench_webhook_agent"
 FLOOR_URL = "/web/webclient/version_info"
 EVENTS_URL = "/omnichannel/api/v1/events"
@@ -156,6 +168,39 @@ def set_up(odoo, registry, graph_url, with_team=True):
                 "wa_app_secret": APP_SECRET,
             }
         )
+        flavors = {}
+        telegram = Channel.search([("name", "=", TELEGRAM_CHANNEL_NAME)], limit=1) or Channel.create(
+            {"name": TELEGRAM_CHANNEL_NAME, "channel_type": "telegram"}
+        )
+        telegram.write(
+            {
+                "active": True,
+                "team_id": team.id if with_team else False,
+                "tg_bot_token": TELEGRAM_TOKEN,
+                "tg_secret_token": TELEGRAM_SECRET,
+            }
+        )
+        flavors["telegram"] = {
+            "channel_id": telegram.id,
+            "webhook_path": f"/omnichannel/webhook/{telegram.provider}/{telegram.sudo().webhook_key}",
+            "next_update": 0,
+        }
+        sms = Channel.search([("name", "=", SMS_CHANNEL_NAME)], limit=1) or Channel.create(
+            {"name": SMS_CHANNEL_NAME, "channel_type": "sms"}
+        )
+        sms.write(
+            {
+                "active": True,
+                "team_id": team.id if with_team else False,
+                "twilio_account_sid": TWILIO_ACCOUNT_SID,
+                "twilio_auth_token": TWILIO_AUTH_TOKEN,
+                "twilio_from_number": TWILIO_FROM,
+            }
+        )
+        flavors["sms"] = {
+            "channel_id": sms.id,
+            "webhook_path": f"/omnichannel/webhook/{sms.provider}/{sms.sudo().webhook_key}",
+        }
         api_channel = Channel.search([("name", "=", API_CHANNEL_NAME)], limit=1) or Channel.create(
             {"name": API_CHANNEL_NAME, "channel_type": "api"}
         )
@@ -177,6 +222,7 @@ def set_up(odoo, registry, graph_url, with_team=True):
             "agent_id": agent.id,
             "first_partner_id": first_partner_id,
             "durability": f"fsync={fsync}, synchronous_commit={synchronous_commit}",
+            "flavors": flavors,
         }
 
 
@@ -405,7 +451,9 @@ def make_deliveries(rng, senders, setup, tag, count, redeliver):
         # the wamid in the text too: a chatter message stored twice shows as two identical bodies
         payload = webhook_payload(wamid, wa_id, name, f"{TEXTS[k % len(TEXTS)]} [{wamid}]", now)
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()  # as Meta sends it
-        messages.append({"wamid": wamid, "kind": kind, "index": index, "wa_id": wa_id, "payload": payload})
+        messages.append(
+            {"ext": wamid, "marker": wamid[:-6], "kind": kind, "index": index, "sender": wa_id, "payload": payload}
+        )
         deliveries.append(("original", body))
     again = rng.sample(range(unique), count - unique)
     identical = set(again[: len(again) // 2])
@@ -423,6 +471,116 @@ def make_deliveries(rng, senders, setup, tag, count, redeliver):
     }
     requests = [(setup["webhook_path"], body, headers(body)) for _kind, body in deliveries]
     return messages, requests, Counter(kind for kind, _body in deliveries)
+
+
+def make_telegram_deliveries(rng, senders, setup, tag, count, redeliver):
+    """Telegram updates (Bot API ``Update`` objects with a private text message), sent with the
+    channel's secret token; a redelivered update is the same ``update_id``, byte-identical or
+    serialized again (Telegram retries an update until it is acknowledged)."""
+    flavor = setup["flavors"]["telegram"]
+    unique = max(1, round(count / (1 + redeliver)))
+    now = int(datetime.now(timezone.utc).timestamp())
+    messages, deliveries = [], []
+    for k in range(unique):
+        kind, _index, wa_id, name = senders.next()
+        # Telegram knows no bench customer: every sender is new, or one who wrote before in this run.
+        # User ids above 2**32, as Telegram's newer accounts have.
+        user_id = 5_000_000_000 + int(wa_id[-9:])
+        update_id = setup["run"] * 10_000_000 + flavor["next_update"]
+        flavor["next_update"] += 1
+        message_id = 100_000 + k
+        marker = f"TG{setup['run']:04d}{tag}"
+        payload = {
+            "update_id": update_id,
+            "message": {
+                "message_id": message_id,
+                "from": {"id": user_id, "is_bot": False, "first_name": name, "language_code": "es"},
+                "chat": {"id": user_id, "first_name": name, "type": "private"},
+                "date": now,
+                "text": f"{TEXTS[k % len(TEXTS)]} [{marker}N{k:06d}]",
+            },
+        }
+        messages.append(
+            {
+                "ext": f"{user_id}:{message_id}",
+                "marker": marker,
+                "kind": "new" if kind != "repeat" else "repeat",
+                "index": None,
+                "sender": str(user_id),
+                "payload": payload,
+            }
+        )
+        deliveries.append(("original", json.dumps(payload, ensure_ascii=False).encode()))
+    again = rng.sample(range(unique), count - unique)
+    identical = set(again[: len(again) // 2])
+    for k in again:
+        if k in identical:
+            deliveries.append(("identical", deliveries[k][1]))
+        else:
+            body = json.dumps(messages[k]["payload"], indent=1, sort_keys=True).encode()
+            deliveries.append(("reserialized", body))
+    rng.shuffle(deliveries)
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    requests = [(flavor["webhook_path"], body, headers) for _kind, body in deliveries]
+    return messages, requests, Counter(kind for kind, _body in deliveries)
+
+
+def twilio_signature(url, params, token=TWILIO_AUTH_TOKEN):
+    """``X-Twilio-Signature`` as Twilio computes it: HMAC-SHA1 of the URL and the sorted POST fields."""
+    data = url + "".join(f"{key}{value}" for key, value in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def make_sms_deliveries(rng, senders, setup, tag, count, redeliver, port):
+    """Inbound SMS as Twilio posts them (form-encoded, ``X-Twilio-Signature``), from bench
+    customers (their stored number, so the known contact must be found), new and repeat numbers;
+    a redelivery is the same MessageSid, in the same or another field order."""
+    flavor = setup["flavors"]["sms"]
+    unique = max(1, round(count / (1 + redeliver)))
+    url = f"http://127.0.0.1:{port}{flavor['webhook_path']}"
+    messages, deliveries = [], []
+    for k in range(unique):
+        kind, index, wa_id, name = senders.next()
+        sid = f"SM{setup['run']:04d}{tag}{k:06d}".ljust(34, "0")[:34]
+        marker = f"SMS{setup['run']:04d}{tag}"
+        params = [
+            ("ToCountry", "ES"),
+            ("SmsMessageSid", sid),
+            ("NumMedia", "0"),
+            ("SmsSid", sid),
+            ("SmsStatus", "received"),
+            ("Body", f"{TEXTS[k % len(TEXTS)]} [{marker}N{k:06d}]"),
+            ("FromCountry", "ES" if wa_id.startswith("34") else "PT"),
+            ("To", TWILIO_FROM),
+            ("NumSegments", "1"),
+            ("MessageSid", sid),
+            ("AccountSid", TWILIO_ACCOUNT_SID),
+            ("From", f"+{wa_id}"),
+            ("ApiVersion", "2010-04-01"),
+        ]
+        messages.append(
+            {"ext": sid, "marker": marker, "kind": kind, "index": index, "sender": f"+{wa_id}", "params": params}
+        )
+        deliveries.append(("original", params))
+    again = rng.sample(range(unique), count - unique)
+    identical = set(again[: len(again) // 2])
+    for k in again:
+        params = messages[k]["params"]
+        deliveries.append(("identical", params) if k in identical else ("reserialized", list(reversed(params))))
+    rng.shuffle(deliveries)
+    requests = [
+        (
+            flavor["webhook_path"],
+            urlencode(params).encode(),
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "User-Agent": "TwilioProxy/1.1",
+                "X-Twilio-Signature": twilio_signature(url, params),
+            },
+        )
+        for _kind, params in deliveries
+    ]
+    return messages, requests, Counter(kind for kind, _params in deliveries)
 
 
 def make_events(senders, setup, tag, count):
@@ -447,6 +605,7 @@ def make_events(senders, setup, tag, count):
 
 # --------------------------------------------------------------------------- measures
 def measure_webhook(registry, server, setup, messages, requests, kinds, clients):
+    """``setup``: the channel measured ({"channel_id", ...}); ``messages`` what its deliveries carry."""
     """Send the deliveries, and poll the database until every message is on a timeline."""
     wait_for_empty_inbox(registry)
     before = {
@@ -468,8 +627,8 @@ def measure_webhook(registry, server, setup, messages, requests, kinds, clients)
         rows, distinct = sql(
             registry,
             """SELECT count(*), count(DISTINCT external_id) FROM omnichannel_interaction
-                WHERE channel_id = %s AND id > %s AND external_id LIKE %s""",
-            [setup["channel_id"], before["omnichannel_interaction"], messages[0]["wamid"][:-6] + "%"],
+                WHERE channel_id = %s AND id > %s AND external_id = ANY(%s)""",
+            [setup["channel_id"], before["omnichannel_interaction"], [m["ext"] for m in messages]],
         )[0]
         now = time.perf_counter()
         progress.append((now - started, distinct))
@@ -529,27 +688,27 @@ def check_exactly_once(registry, setup, messages, before):
         [setup["channel_id"], before["omnichannel_interaction"]],
     )
     per_wamid = Counter(external_id for external_id, _p, _m in rows)
-    expected = {m["wamid"] for m in messages}
+    expected = {m["ext"] for m in messages}
     partner_of = defaultdict(set)
     for external_id, partner_id, _m in rows:
         partner_of[external_id].add(partner_id)
-    by_wamid = {m["wamid"]: m for m in messages}
+    by_wamid = {m["ext"]: m for m in messages}
     contacts_per_sender = defaultdict(set)
     existing_ok = existing = 0
     for wamid, partner_ids in partner_of.items():
         message = by_wamid.get(wamid)
         if not message:
             continue
-        contacts_per_sender[message["wa_id"]] |= partner_ids
+        contacts_per_sender[message["sender"]] |= partner_ids
         if message["index"] is not None:
             existing += 1
             existing_ok += partner_ids == {setup["first_partner_id"] + message["index"] - 1}
-    new_senders = {m["wa_id"] for m in messages if m["index"] is None}
+    new_senders = {m["sender"] for m in messages if m["index"] is None}
     chatter, chatter_distinct = sql(
         registry,
         """SELECT count(*), count(DISTINCT body) FROM mail_message
             WHERE id > %s AND model = 'omnichannel.conversation' AND body LIKE %s""",
-        [before["mail_message"], f"%{messages[0]['wamid'][:-6]}%"],
+        [before["mail_message"], f"%{messages[0]['marker']}%"],
     )[0]
     inbox = dict(
         sql(
@@ -565,7 +724,7 @@ def check_exactly_once(registry, setup, messages, before):
         "chatter": chatter,
         "inbox": inbox,
         "new_senders": len(new_senders),
-        "new_contacts": sum(len(contacts_per_sender[wa_id]) for wa_id in new_senders),
+        "new_contacts": sum(len(contacts_per_sender[sender]) for sender in new_senders),
         "existing": existing,
         "existing_ok": existing_ok,
     }
@@ -668,6 +827,9 @@ def server_errors(logfile):
     return [line for line in lines if re.match(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ", line)]
 
 
+LABELS = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS (Twilio)"}
+
+
 def measure_workers(odoo, registry, args, setup, graph, smtp, workers, rng, senders):
     logfile = Path(tempfile.gettempdir()) / f"bench_webhook_{args.db}_{workers}w.log"
     logfile.write_text("")
@@ -694,6 +856,22 @@ def measure_workers(odoo, registry, args, setup, graph, smtp, workers, rng, send
         since, emails_before = time.time(), len(smtp.messages)
         result["webhook"] = measure_webhook(registry, server, setup, messages, webhook_requests, kinds, args.clients)
         result["cron"] = cron_activity(logfile, since - 1)
+        result["others"] = {}
+        for name in args.providers:
+            if name == "telegram":
+                other = make_telegram_deliveries(rng, senders, setup, tag, args.other_deliveries, args.redeliver)
+            else:
+                other = make_sms_deliveries(
+                    rng, senders, setup, tag, args.other_deliveries, args.redeliver, server.port
+                )
+            other_messages, other_requests, other_kinds = other
+            say(
+                f"[webhook]   {LABELS[name]} webhook: {len(other_requests):,} deliveries of "
+                f"{len(other_messages):,} messages ..."
+            )
+            result["others"][name] = measure_webhook(
+                registry, server, setup["flavors"][name], other_messages, other_requests, other_kinds, args.clients
+            )
         if args.replies:
             say(f"[webhook]   outbox: {args.replies} agents' replies ...")
             result["outbox"] = measure_outbox(odoo, registry, graph, setup, args.replies, rng)
@@ -788,6 +966,29 @@ def report(args, setup, partners, results):
         "  inbox rows expected: deliveries minus byte-identical redeliveries (a re-serialized one is a "
         "second row, recognised by its wamid at ingestion)"
     )
+    others = [(r, name, o) for r in results for name, o in r.get("others", {}).items()]
+    if others:
+        say()
+        say(
+            "Telegram and SMS webhooks (after WhatsApp's, same server; Telegram updates with the secret token, "
+            "SMS form-encoded and signed as Twilio signs)"
+        )
+        say(
+            f"  {'HTTP workers':<14}{'provider':<14}{'deliveries':>11}{'acks/s':>8}{'p95 ms':>8}{'messages':>9}"
+            f"{'msgs/s':>8}{'stored':>8}{'dupl.':>6}{'lost':>5}{'inbox rows':>11}{'failed':>7}{'new senders':>12}"
+            f"{'contacts':>9}{'known found':>12}"
+        )
+        for r, name, o in others:
+            say(
+                f"  {r['workers']:<14}{LABELS[name]:<14}{o['ack']['count']:>11,}{o['ack']['rps']:>8.0f}"
+                f"{o['ack']['p95']:>8.1f}{o['unique']:>9,}{o['mps'] or 0:>8.0f}{o['stored']:>8,}{o['duplicates']:>6}"
+                f"{o['lost']:>5}{sum(o['inbox'].values()):>11,}{o['inbox'].get('failed', 0):>7}"
+                f"{o['new_senders']:>12,}{o['new_contacts']:>9,}{o['existing_ok']:>6,}/{o['existing']:<5,}"
+            )
+        say(
+            "  inbox rows expected: the unique messages (a redelivery, whatever its bytes, has the update_id or "
+            "MessageSid of a stored one); known found: SMS from bench customers' stored numbers matched to them"
+        )
     if not args.no_team:
         say()
         say(
@@ -861,6 +1062,25 @@ def report(args, setup, partners, results):
                     f"sent, {o['duplicates']} sent twice, {o['lost']} never sent",
                 )
             )
+    for r, name, o in others:
+        ok = (
+            o["duplicates"] == 0
+            and o["lost"] == 0
+            and not o["ack"]["errors"]
+            and o["inbox"].get("failed", 0) == 0
+            and sum(o["inbox"].values()) == o["unique"]
+            and o["new_contacts"] == o["new_senders"]
+            and o["existing_ok"] == o["existing"]
+        )
+        targets.append(
+            (
+                ok,
+                f"{r['workers']} HTTP workers: {LABELS[name]} exactly once: {o['duplicates']} duplicates, "
+                f"{o['lost']} lost, {sum(o['ack']['errors'].values())} refused, {o['inbox'].get('failed', 0)} failed, "
+                f"{sum(o['inbox'].values())} inbox rows for {o['unique']} messages, "
+                f"{o['new_contacts']} contacts for {o['new_senders']} new senders",
+            )
+        )
     if len(results) > 1:
         acks = [r["webhook"]["ack"]["rps"] for r in results]
         mps = [r["webhook"]["mps"] or 0 for r in results]
@@ -894,6 +1114,14 @@ def main():
         action="store_true",
         help="reference: the WhatsApp channel without a team, so no agent is assigned, follows, or is notified",
     )
+    parser.add_argument(
+        "--other-providers",
+        default="telegram,sms",
+        help="webhooks measured after WhatsApp's, with each worker count: telegram, sms (default both; '' for none)",
+    )
+    parser.add_argument(
+        "--other-deliveries", type=int, default=2000, help="deliveries per other provider and worker count (2000)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args([arg for arg in sys.argv[1:] if arg != "--"])
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
@@ -901,6 +1129,9 @@ def main():
         parser.error("--workers, --crons, --clients need at least 1; --deliveries at least 2")
     if not 0 <= args.redeliver <= 1:
         parser.error("--redeliver: between 0 and 1")
+    args.providers = [name.strip() for name in args.other_providers.split(",") if name.strip()]
+    if set(args.providers) - {"telegram", "sms"} or args.other_deliveries < 2:
+        parser.error("--other-providers: telegram and/or sms; --other-deliveries at least 2")
 
     import odoo
     from odoo.modules.registry import Registry
