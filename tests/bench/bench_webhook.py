@@ -32,6 +32,7 @@ import http.client
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import random
 import re
@@ -208,6 +209,8 @@ def set_up(odoo, registry, graph_url, with_team=True):
         api_channel.write({"active": True, "api_token": api_token})
         cr.execute("SELECT id FROM res_partner WHERE ref = %s", [f"{REF_PREFIX}1"])
         first_partner_id = cr.fetchone()[0]
+        for flavor in flavors.values():
+            flavor["first_partner_id"] = first_partner_id
         cr.execute("SHOW fsync")
         fsync = cr.fetchone()[0]
         cr.execute("SHOW synchronous_commit")
@@ -1135,6 +1138,8 @@ def main():
 
     import odoo
     from odoo.modules.registry import Registry
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's log of every email received
 
     # stopped (make interrupted, a timeout): leave through the context managers, which stop odoo-bin
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
