@@ -35,8 +35,9 @@ class DiscussChannel(models.Model):
         string="Identified Visitor",
         readonly=True,
         groups="base.group_user",
-        help="The contact the live chat visitor turned out to be (an email they gave, their website visitor "
-        "record); until then, an anonymous visitor is a contact of their own.",
+        help="The contact the live chat visitor turned out to be (their logged-in website visitor record, or an "
+        "email or phone they gave that no other contact has); until then, an anonymous visitor is a contact of "
+        "their own.",
     )
     omni_conversation_id = fields.Many2one(
         "omnichannel.conversation",
@@ -274,9 +275,10 @@ class DiscussChannel(models.Model):
         )
 
     def _omni_link_partner(self, partner, channel):
-        """The visitor is ``partner``: their anonymous contact, and with it their conversations
-        and timeline, merges into ``partner`` (Odoo's merge, which the base module extends to
-        identities and conversations); later messages are recorded for ``partner``."""
+        """The visitor is ``partner`` (a logged-in website visitor's contact, or one made from what
+        they gave): their anonymous contact, and with it their conversations and timeline, merges
+        into ``partner`` (Odoo's merge, which the base module extends to identities and
+        conversations); later messages are recorded for ``partner``."""
         session = self.sudo()
         visitor = session._omni_visitor()
         if visitor and visitor._name == "mail.guest":
@@ -294,7 +296,8 @@ class DiscussChannel(models.Model):
 
     def _omni_identify(self, kind, value):
         """The visitor gave an email or a phone number (a chatbot question, the transcript form):
-        the contact it identifies, else their anonymous contact gets it, else a new contact."""
+        their anonymous contact gets it, else a new contact does. One that already identifies
+        another contact is only noted in the conversation: a guest proves nothing by typing it."""
         session = self.sudo()
         channel = session._omni_channel()
         visitor = session._omni_visitor()
@@ -312,8 +315,14 @@ class DiscussChannel(models.Model):
             partner_id = self.env["omnichannel.ingest"]._match_partner_fields({pair}, channel.company_id).get(pair)
         Partner = self.env["res.partner"].sudo()
         partner = Partner.browse(partner_id)
+        anonymous = session._omni_guest_partner(visitor, channel)
+        if partner and partner != anonymous:
+            # Anyone can type anyone's email or number: a guest's word is no proof, so their chat
+            # neither joins that customer's timeline nor merges into them (as Odoo's chatbot,
+            # which gives a public visitor a new contact rather than an existing one).
+            session._omni_note_claim(partner, value, channel)
+            return
         if not partner:
-            anonymous = session._omni_guest_partner(visitor, channel)
             if anonymous and self._omni_is_anonymous(anonymous):
                 values = {kind: value}
                 if anonymous.name == self._omni_guest_name(visitor):
@@ -330,6 +339,23 @@ class DiscussChannel(models.Model):
                     }
                 )
         session._omni_link_partner(partner, channel)
+
+    def _omni_note_claim(self, partner, value, channel):
+        """Tell the agents, in the session's conversation, who the visitor says they are."""
+        conversation = self._omni_conversation(channel)
+        if not conversation:
+            return
+        conversation.message_post(
+            author_id=self.env.ref("base.partner_root").id,
+            body=_(
+                "The visitor says they are %(customer)s (%(value)s). This is not verified, so the chat stays "
+                "on the visitor's own contact; once you know it is them, merge the two contacts.",
+                customer=partner.display_name,
+                value=value,
+            ),
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+        )
 
 
 class ChatbotScriptStep(models.Model):

@@ -2,6 +2,7 @@ from collections import defaultdict
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 
 # Odoo's SMS states as IAP's answers set them: "process" (the provider has it), "pending"
@@ -62,6 +63,20 @@ class OmnichannelInteraction(models.Model):
     def _notify_delivery_states(self, interaction_ids):
         super()._notify_delivery_states(interaction_ids)
         self.env["sms.sms"]._omni_follow_deliveries(interaction_ids)
+
+
+class SmsComposer(models.TransientModel):
+    _inherit = "sms.composer"
+
+    def _prepare_mass_sms_values(self, records):
+        """Mass SMS keep no message to tell their document: each is its record's company's, as
+        an SMS posted on a document is (``sms.sms.create``), not the current company's."""
+        result = super()._prepare_mass_sms_values(records)
+        if "company_id" in records._fields:
+            for record in records.sudo():
+                if record.company_id and record.id in result:
+                    result[record.id].setdefault("omni_company_id", record.company_id.id)
+        return result
 
 
 class SmsSms(models.Model):
@@ -151,12 +166,16 @@ class SmsSms(models.Model):
         known = {pair: partner_id for pair, (_id, partner_id) in Identity._lookup(pairs, channel.company_id).items()}
         if pairs - set(known):
             known.update(self.env["omnichannel.ingest"]._match_partner_fields(pairs - set(known), channel.company_id))
-        Consent = self.env["omnichannel.consent"]
+        partner_of = {
+            sms: sms.partner_id or self.env["res.partner"].browse(known.get(("phone", number)))
+            for sms, number in numbers.items()
+        }
+        choices = self._omni_last_choices({partner.id for partner in partner_of.values() if partner}, channel)
         accepted = []
-        for sms, number in numbers.items():
-            partner = sms.partner_id or self.env["res.partner"].browse(known.get(("phone", number)))
+        for sms, partner in partner_of.items():
             marketing = bool("mailing_id" in sms._fields and sms.mailing_id)
-            if partner and Consent._opted_out(partner, channel, marketing=marketing):
+            last_for_all, last_of_any = choices.get(partner.id, (None, None))
+            if last_for_all == "out" or (marketing and last_of_any == "out"):
                 reason = _(
                     "%(customer)s opted out of %(channel)s: nothing can be sent to them there until they opt in again.",
                     customer=partner.display_name,
@@ -168,10 +187,33 @@ class SmsSms(models.Model):
                 accepted.append(sms)
         return accepted, numbers
 
+    @api.model
+    def _omni_last_choices(self, partner_ids, channel):
+        """{partner id: (last opt for all messages, last opt of any scope)} on ``channel``: what
+        ``omnichannel.consent._opted_out`` reads, for a whole batch in one query."""
+        if not partner_ids:
+            return {}
+        self.env["omnichannel.consent"].flush_model()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT p.id,
+                          (SELECT opt FROM omnichannel_consent
+                            WHERE partner_id = p.id AND channel_id = %(channel)s AND scope = 'all'
+                            ORDER BY date DESC, id DESC LIMIT 1),
+                          (SELECT opt FROM omnichannel_consent
+                            WHERE partner_id = p.id AND channel_id = %(channel)s
+                            ORDER BY date DESC, id DESC LIMIT 1)
+                     FROM unnest(%(partners)s::int[]) AS p(id)""",
+                channel=channel.id,
+                partners=list(partner_ids),
+            )
+        )
+        return {partner_id: (last_for_all, last_of_any) for partner_id, last_for_all, last_of_any in rows}
+
     def _omni_enqueue(self, channel, sms_list, numbers):
         """One outbox row per SMS, and its outbound row on the recipient's timeline (queued): in
         the recipient's open conversation on the channel if there is one, so its agent sees it."""
-        events = []
+        events, marketing = [], set()
         for sms in sms_list:
             event = {
                 "channel_id": channel.id,
@@ -188,13 +230,21 @@ class SmsSms(models.Model):
                 # A marketing campaign is no answer to the customer: it stays out of their
                 # conversations (an outbound message never opens one) and of response times.
                 event["thread_key"] = f"mailing.mailing:{sms.mailing_id.id}"
+                marketing.add(sms)
             events.append(event)
         self.env["omnichannel.outbox"]._enqueue_events(
             [
                 (
                     event,
                     # "to": the number Odoo chose (a contact may have several); providers send there.
-                    {"type": "text", "text": sms.body or "", "attachment_ids": [], "to": numbers[sms]},
+                    # "marketing": a Retry of the row honours marketing opt-outs too.
+                    {
+                        "type": "text",
+                        "text": sms.body or "",
+                        "attachment_ids": [],
+                        "to": numbers[sms],
+                        **({"marketing": True} if sms in marketing else {}),
+                    },
                     {"sms_uuid": sms.uuid},
                 )
                 for sms, event in zip(sms_list, events, strict=True)

@@ -180,7 +180,9 @@ class TestLivechatBridge(HttpCase):
             self.env["omnichannel.interaction"].search([("partner_id", "=", customer.id)]), inbound | outbound
         )
 
-    def test_chatbot_email_identifies_the_visitor(self):
+    def test_chatbot_email_of_a_known_customer_is_only_a_claim(self):
+        """Anyone can type a customer's email: an anonymous visitor who does is not merged into
+        that customer, and their chat stays off the customer's timeline; the agents are told."""
         marta = self.env["res.partner"].create({"name": "Marta Ruiz", "email": "marta.ruiz@example.com"})
         bot = self.env["chatbot.script"].create(
             {
@@ -205,13 +207,18 @@ class TestLivechatBridge(HttpCase):
         self.rpc(self.visitor, "/chatbot/step/trigger", {"channel_id": session.id})
 
         conversation = self.conversation_of(session)
-        self.assertEqual(conversation.partner_id, marta)
-        self.assertEqual(conversation.name, "Marta Ruiz · Soporte web")
-        self.assertFalse(anonymous.exists(), "the anonymous contact merged into Marta")
-        self.assertEqual(session.sudo().omni_partner_id, marta)
-        self.assertIn(f"livechat:{guest.id}", marta.omni_identity_ids.mapped("value"))
+        self.assertEqual(conversation.partner_id, anonymous)
+        self.assertTrue(anonymous.exists(), "no merge on a guest's word")
+        self.assertFalse(anonymous.email, "Marta's email stays Marta's: her mail is not routed to the visitor")
+        self.assertFalse(session.sudo().omni_partner_id)
+        self.assertNotIn(f"livechat:{guest.id}", marta.omni_identity_ids.mapped("value"))
+        self.assertFalse(self.env["omnichannel.interaction"].search([("partner_id", "=", marta.id)]))
+        self.assertFalse(self.env["omnichannel.conversation"].search([("partner_id", "=", marta.id)]))
+        claim = conversation.message_ids.filtered(lambda m: m.subtype_id == self.env.ref("mail.mt_note"))
+        self.assertEqual(len(claim), 1)
+        self.assertIn("The visitor says they are Marta Ruiz (marta.ruiz@example.com)", claim.preview)
         interactions = self.env["omnichannel.interaction"].search([("conversation_id", "=", conversation.id)])
-        thanks = session.message_ids.sorted("id")[-1]
+        thanks = session.message_ids.filtered(lambda m: m.message_type == "comment").sorted("id")[-1]
         self.assertEqual(
             interactions.sorted("id").mapped(lambda i: (i.external_id, i.direction)),
             [
@@ -221,18 +228,18 @@ class TestLivechatBridge(HttpCase):
                 (f"{session.id}:{thanks.id}", "outbound"),
             ],
         )
-        self.assertEqual(interactions.partner_id, marta)
+        self.assertEqual(interactions.partner_id, anonymous)
         self.assertEqual(
-            interactions.mail_message_id.filtered(lambda m: m.author_id != marta).author_id,
+            interactions.mail_message_id.filtered(lambda m: m.author_id != anonymous).author_id,
             bot.operator_partner_id,
             "the chatbot's messages are signed by the chatbot in the conversation too",
         )
-        # Her next message joins the same conversation, as hers.
+        # Their next message joins the same conversation, still as the visitor's.
         later = self.say(self.visitor, session, "¿Y el pedido 1234?")
         self.assertEqual(self.interaction_of(session, later).conversation_id, conversation)
-        self.assertEqual(self.interaction_of(session, later).partner_id, marta)
+        self.assertEqual(self.interaction_of(session, later).partner_id, anonymous)
 
-    def test_chatbot_phone_finds_the_contact_with_that_mobile(self):
+    def test_chatbot_phone_of_a_known_customer_is_only_a_claim(self):
         andres = self.env["res.partner"].create({"name": "Andrés Gil", "mobile": "612 34 56 78"})
         bot = self.env["chatbot.script"].create(
             {
@@ -244,7 +251,27 @@ class TestLivechatBridge(HttpCase):
         session = self.start_session(chatbot=bot)
         self.say(self.visitor, session, "+34 612-345-678")
         self.rpc(self.visitor, "/chatbot/step/trigger", {"channel_id": session.id})
-        self.assertEqual(self.conversation_of(session).partner_id, andres)
+        conversation = self.conversation_of(session)
+        self.assertNotEqual(conversation.partner_id, andres)
+        self.assertTrue(conversation.partner_id.name.startswith("Visitor #"))
+        self.assertFalse(self.env["omnichannel.interaction"].search([("partner_id", "=", andres.id)]))
+        self.assertIn("Andrés Gil (+34612345678)", conversation.message_ids.mapped("preview")[0])
+
+    def test_transcript_email_of_a_known_customer_is_only_a_claim(self):
+        marta = self.env["res.partner"].create({"name": "Marta Ruiz", "email": "marta.ruiz@example.com"})
+        session = self.start_session()
+        self.say(self.visitor, session, "Soy Marta, cambiad la dirección de mi pedido")
+        customer = self.conversation_of(session).partner_id
+        self.rpc(
+            self.visitor,
+            "/im_livechat/email_livechat_transcript",
+            {"channel_id": session.id, "email": "marta.ruiz@example.com"},
+        )
+        later = self.say(self.visitor, session, "A la calle Mayor 1")
+        self.assertEqual(self.conversation_of(session).partner_id, customer)
+        self.assertEqual(self.interaction_of(session, later).partner_id, customer)
+        self.assertTrue(customer.exists())
+        self.assertFalse(self.env["omnichannel.interaction"].search([("partner_id", "=", marta.id)]))
 
     def test_transcript_email_names_an_unknown_visitor(self):
         session = self.start_session()

@@ -11,7 +11,7 @@ channel's outbox with its row on the customer's timeline, sent by the outbox wor
 from contextlib import contextmanager
 from unittest.mock import patch
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
 
 from odoo.addons.sms.tools.sms_api import SmsApi
@@ -275,6 +275,72 @@ class TestSmsThroughChannel(SmsOdooCase):
         self.assertEqual(sorted(sent["To"] for sent in self.twilio.sent), [CUSTOMER_NUMBER, "+34622001122"])
         self.assertFalse(self.iap_calls)
 
+    def test_mass_sms_queries_do_not_grow_with_recipients(self):
+        """Odoo sends SMS in batches of 500: queueing them costs the same whatever their number."""
+
+        def queue(count):
+            partners = self.env["res.partner"].create(
+                [{"name": f"Cliente {i}", "mobile": f"+34 623 {count:02d} {i:04d}"} for i in range(count)]
+            )
+            composer = (
+                self.env["sms.composer"]
+                .with_user(self.salesperson)
+                .with_context(active_model="res.partner", active_ids=partners.ids)
+                .create({"composition_mode": "mass", "body": "Inventario el lunes", "mass_keep_log": False})
+            )
+            sms = composer._action_send_sms()
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            sms.send()
+            self.env.flush_all()
+            self.assertEqual(set(sms.mapped("state")), {"process"})
+            return self.cr.sql_log_count - before
+
+        queue(2)  # caches warm
+        few, many = queue(3), queue(20)
+        self.assertLessEqual(many, few + 2, f"{few} queries for 3 SMS, {many} for 20")
+
+    def test_mass_sms_goes_through_each_records_company(self):
+        """A mass SMS keeps no message on its document: it still goes through its record's
+        company's channel, as one sent from the document does, not the current company's."""
+        other_company = self.env["res.company"].create(
+            {"name": "Tienda Donostia", "country_id": self.company.country_id.id}
+        )
+        other_channel = self.env["omnichannel.channel"].create(
+            {
+                "name": "SMS Donostia",
+                "channel_type": "sms",
+                "provider": "twilio",
+                "company_id": other_company.id,
+                "twilio_account_sid": ACCOUNT_SID,
+                "twilio_auth_token": AUTH_TOKEN,
+                "twilio_from_number": FROM_NUMBER,
+            }
+        )
+        other_company.omni_sms_channel_id = other_channel
+        self.salesperson.company_ids = [(4, other_company.id)]
+        local = self.env["res.partner"].create(
+            {"name": "Koldo Donostia", "mobile": "+34 644 00 11 22", "company_id": other_company.id}
+        )
+        composer = (
+            self.env["sms.composer"]
+            .with_user(self.salesperson)
+            .with_context(
+                active_model="res.partner",
+                active_ids=(self.customer | local).ids,
+                allowed_company_ids=[self.company.id, other_company.id],
+            )
+            .create({"composition_mode": "mass", "body": "Cerramos el lunes", "mass_force_send": True})
+        )
+        composer.action_send_sms()
+        outbox = self.env["omnichannel.outbox"].search([("partner_id", "in", (self.customer | local).ids)])
+        self.assertEqual(
+            {(row.partner_id, row.channel_id) for row in outbox},
+            {(self.customer, self.channel), (local, other_channel)},
+        )
+        self.assertFalse(self.timeline(local), "nothing of Donostia's customer on the other company's channel")
+
     def test_company_without_channel_keeps_odoos_service(self):
         with self.no_channel():
             notification = self.compose(self.customer, "Por IAP")
@@ -396,3 +462,34 @@ class TestSmsMarketingThroughChannel(SmsOdooCase):
         self.assertEqual(traces[self.other.id].trace_status, "sent")
         self.assertEqual(mailing.state, "done")
         self.assertFalse(self.iap_calls)
+
+    def test_retried_mailing_sms_honours_marketing_opt_out(self):
+        """A campaign SMS the provider refused, retried from the outbox after its recipient
+        stopped promotions, is refused: it is marketing, not a reply."""
+        manager = self.env["res.users"].create(
+            {
+                "name": "Mikel Responsable",
+                "login": "mikel.responsable.sms",
+                "groups_id": [(6, 0, [self.env.ref("omnichannel_base.group_omnichannel_manager").id])],
+            }
+        )
+        self.twilio.inject("POST", r"/Messages\.json$", status=400, code=21612, message="Cannot route")
+        self.launch(self.customer, "Rebajas de invierno")
+        self.send_queued()
+        outbox = self.env["omnichannel.outbox"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(outbox.state, "failed")
+        self.env["omnichannel.consent"]._record(
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "channel_id": self.channel.id,
+                    "opt": "out",
+                    "scope": "marketing",
+                    "source": "provider",
+                    "reason": "stop promotions",
+                }
+            ]
+        )
+        with self.assertRaises(UserError):
+            outbox.with_user(manager).action_retry()
+        self.assertEqual(outbox.state, "failed")
