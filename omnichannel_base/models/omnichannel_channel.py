@@ -215,7 +215,14 @@ class OmnichannelChannel(models.Model):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": _("Connection works"), "message": found, "type": "success", "sticky": False},
+            "params": {
+                "title": _("Connection works"),
+                "message": found,
+                "type": "success",
+                "sticky": False,
+                # The form reloads, showing what the test read (bot username, page name, number...).
+                "next": {"type": "ir.actions.act_window_close"},
+            },
         }
 
     def _keyword_in(self, field, text):

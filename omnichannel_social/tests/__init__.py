@@ -15,3 +15,4 @@ from . import test_livechat
 from . import test_telegram_webhook_fuzz
 from . import test_meta_webhook_fuzz
 from . import test_telegram_test_api
+from . import test_channel_ui
