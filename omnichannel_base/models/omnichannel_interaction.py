@@ -400,17 +400,7 @@ class OmnichannelInteraction(models.Model):
         """
         self.flush_model(["external_id", "delivery_state", "delivery_error"])
         if external_id:
-            self.env.cr.execute(
-                """DELETE FROM omnichannel_interaction echo USING omnichannel_interaction mine
-                    WHERE mine.id = %s AND echo.channel_id = mine.channel_id AND echo.external_id = %s
-                      AND echo.id != mine.id AND echo.direction = 'outbound'
-                RETURNING echo.mail_message_id""",
-                [interaction_id, external_id],
-            )
-            copies = [message_id for (message_id,) in self.env.cr.fetchall() if message_id]
-            if copies:
-                self.env["mail.message"].sudo().browse(copies).unlink()
-            self.invalidate_model()
+            self._drop_echoes(interaction_id, [external_id])
         self.env.cr.execute(
             """UPDATE omnichannel_interaction SET external_id = %s, delivery_state = %s, delivery_error = %s
                 WHERE id = %s""",
@@ -418,6 +408,24 @@ class OmnichannelInteraction(models.Model):
         )
         self.invalidate_model(["external_id", "delivery_state", "delivery_error"])
         self._notify_delivery_states([interaction_id])
+
+    @api.model
+    def _drop_echoes(self, interaction_id, external_ids):
+        """Outbound rows (and their chatter copies) recorded from the provider's echoes of
+        ``external_ids``, which are this outbound row's own message, or parts of it when the
+        provider took it in several pieces: the row itself is the record of them."""
+        self.flush_model(["external_id"])
+        self.env.cr.execute(
+            """DELETE FROM omnichannel_interaction echo USING omnichannel_interaction mine
+                WHERE mine.id = %s AND echo.channel_id = mine.channel_id AND echo.external_id = ANY(%s)
+                  AND echo.id != mine.id AND echo.direction = 'outbound'
+            RETURNING echo.mail_message_id""",
+            [interaction_id, [str(external_id) for external_id in external_ids]],
+        )
+        copies = [message_id for (message_id,) in self.env.cr.fetchall() if message_id]
+        if copies:
+            self.env["mail.message"].sudo().browse(copies).unlink()
+        self.invalidate_model()
 
     @api.model
     def _notify_delivery_states(self, interaction_ids):

@@ -16,7 +16,7 @@ from odoo.tools import format_datetime, html2plaintext
 from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse
 from odoo.addons.omnichannel_base.tools.provider import ProviderError
 
-from ..tools.graph_client import GraphClient, GraphError
+from ..tools.graph_client import GraphClient, GraphError, GraphTimeout
 from ..tools.messenger import parse_delivery
 from .omnichannel_provider_whatsapp import GRAPH_TIMEOUT, READ_TIMEOUT_PARAM
 
@@ -25,6 +25,10 @@ from .omnichannel_provider_whatsapp import GRAPH_TIMEOUT, READ_TIMEOUT_PARAM
 METADATA_PREFIX = "omnichannel:"
 HUMAN_AGENT_DAYS = 7  # Meta's HUMAN_AGENT tag: a person may answer up to 7 days after the customer wrote
 ATTACHMENT_TYPES = ("image", "video", "audio", "file")
+# Where Meta serves attachments and profile pictures (signed CDN URLs). Only these, and the
+# configured Graph API's own host (a proxy, the tests' server), are ever fetched: a URL in a
+# delivery must not make Odoo call an arbitrary host, inside the network or out.
+MEDIA_HOSTS = ("fbcdn.net", "fbsbx.com", "cdninstagram.com", "facebook.com", "instagram.com")
 
 
 def attachment_type(mimetype):
@@ -182,7 +186,7 @@ class OmnichannelMetaProvider(models.AbstractModel):
         if payload["object"] != self._object:
             raise ValueError(
                 _(
-                    "This delivery is about object %(object)r; a %(platform)s channel receives %(expected)r. "
+                    "This delivery is about object %(object)r; %(platform)s channels receive %(expected)r. "
                     "Check the webhook URL set for each object in Meta's App Dashboard.",
                     object=payload["object"],
                     platform=self._platform,
@@ -243,6 +247,8 @@ class OmnichannelMetaProvider(models.AbstractModel):
                     }
                 )
             return
+        if item["echo"] and not self._echo_metadata and self._is_part_we_sent(channel, item):
+            return  # an earlier piece of a reply of ours, which Instagram echoes without metadata
         event = {
             "channel_id": channel.id,
             "external_id": item["external_id"],
@@ -263,6 +269,26 @@ class OmnichannelMetaProvider(models.AbstractModel):
         if media:
             event["media"] = media
         result["events"].append(event)
+
+    def _is_part_we_sent(self, channel, item):
+        """Whether the echoed message is one of the pieces the outbox sent to this customer."""
+        partner = self.env["omnichannel.inbox"]._partner_of(channel, self._customer(item))
+        if not partner:
+            return False
+        conversations = (
+            self.env["omnichannel.conversation"]
+            .sudo()
+            .search([("channel_id", "=", channel.id), ("partner_id", "=", partner.id)])
+        )
+        if not conversations:
+            return False
+        self.env["omnichannel.outbox"].flush_model(["payload", "conversation_id"])
+        self.env.cr.execute(
+            """SELECT 1 FROM omnichannel_outbox
+                WHERE conversation_id = ANY(%s) AND payload -> 'sent_parts' @> %s::jsonb LIMIT 1""",
+            [conversations.ids, json.dumps([item["external_id"]])],
+        )
+        return bool(self.env.cr.fetchone())
 
     def _file_name(self, attachment, index):
         path = unquote(urlsplit(attachment["url"]).path)
@@ -373,7 +399,19 @@ class OmnichannelMetaProvider(models.AbstractModel):
             )
 
     @api.model
+    def _check_media_url(self, channel, url):
+        """Refuse (for good) a file URL that is not on Meta's CDN."""
+        parts, graph = urlsplit(url or ""), urlsplit(channel._graph_url())
+        host = (parts.hostname or "").lower()
+        on_meta = parts.scheme == "https" and any(host == h or host.endswith("." + h) for h in MEDIA_HOSTS)
+        if not on_meta and (parts.scheme, parts.netloc) != (graph.scheme, graph.netloc):
+            raise ProviderError(
+                _("The file's URL %(url)s is not on Meta's servers: it is not fetched.", url=host or "?")
+            )
+
+    @api.model
     def _download_media(self, channel, ref):
+        self._check_media_url(channel, ref)
         content, content_type = self._call(channel, "download_url", ref)
         mimetype = (content_type or "").split(";")[0].strip() or "application/octet-stream"
         name = unquote(urlsplit(ref).path).rsplit("/", 1)[-1][:100] or "attachment"
@@ -387,6 +425,7 @@ class OmnichannelMetaProvider(models.AbstractModel):
         image = None
         if info.get("profile_pic"):
             try:
+                self._check_media_url(channel, info["profile_pic"])
                 image, _type = self._call(channel, "download_url", info["profile_pic"])
             except ProviderError as exc:
                 if exc.transient:
@@ -484,18 +523,25 @@ class OmnichannelMetaProvider(models.AbstractModel):
 
     @api.model
     def _recipient(self, partner, channel):
-        """The customer's PSID or IGSID on this channel's platform: the latest they wrote from."""
+        """The customer's PSID or IGSID on this channel's Page or account: the latest they wrote
+        from. These ids are scoped to one Page or account: another channel's is never valid here."""
         prefix = f"{channel.channel_type}:"
-        ids = partner.omni_identity_ids.sudo().filtered(lambda i: i.kind == "external" and i.value.startswith(prefix))
+        ids = partner.omni_identity_ids.sudo().filtered(
+            lambda i: (
+                i.kind == "external" and i.value.startswith(prefix) and (i.channel_id == channel or not i.channel_id)
+            )
+        )
         if not ids:
             raise UserError(
                 _(
-                    "%(customer)s has no %(platform)s account known here.",
+                    "%(customer)s has not written to %(channel)s on %(platform)s: Meta gives a person another id "
+                    "on each Page or account, so only the one they wrote to can answer them.",
                     customer=partner.display_name,
+                    channel=channel.name,
                     platform=self._platform,
                 )
             )
-        return max(ids, key=lambda identity: identity.id).value.split(":", 1)[1]
+        return max(ids, key=lambda identity: (identity.channel_id == channel, identity.id)).value.split(":", 1)[1]
 
     @api.model
     def _send_path(self, channel):
@@ -533,9 +579,28 @@ class OmnichannelMetaProvider(models.AbstractModel):
                 suffix = "" if index == len(parts) - 1 else f":{index}"
                 message["metadata"] = f"{METADATA_PREFIX}{outbox.key}{suffix}"
             body = {"recipient": {"id": recipient}, **messaging, "message": message}
-            answer = self._call(channel, "send_api", self._send_path(channel), body, file=file)
+            try:
+                answer = self._call(channel, "send_api", self._send_path(channel), body, file=file)
+            except ProviderError as exc:
+                # Meta may have sent a message it did not answer for in time. Only the echo of
+                # Messenger's last part names its outbox row (``_read_message``), which then
+                # tells the retry it was sent; any other part is never sent again on its own.
+                if isinstance(exc.__cause__, GraphTimeout) and not (self._echo_metadata and index == len(parts) - 1):
+                    raise ProviderError(
+                        _(
+                            "%(platform)s did not answer in time, so the message may have reached the customer: "
+                            "check with them before retrying.",
+                            platform=self._platform,
+                        ),
+                        transient=False,
+                    ) from exc
+                raise
             done = [*done, answer["message_id"]]
             outbox.sudo().payload = dict(payload, sent_parts=done)
+        if len(done) > 1 and outbox.interaction_id:
+            # Echoes of the earlier pieces recorded meanwhile are this reply (the last piece's
+            # echo is merged when its id is recorded on the reply)
+            self.env["omnichannel.interaction"].sudo()._drop_echoes(outbox.interaction_id.id, done[:-1])
         return done[-1]
 
     @api.model

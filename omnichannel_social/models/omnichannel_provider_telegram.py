@@ -18,10 +18,12 @@ from ..tools.telegram import (
     PayloadError,
     TelegramClient,
     TelegramError,
+    TelegramTimeout,
     parse_update,
     split_text,
     storable,
     update_id,
+    utf16_len,
 )
 
 TELEGRAM_URL_PARAM = "omnichannel_social.telegram_url"
@@ -270,7 +272,7 @@ class OmnichannelProviderTelegram(models.AbstractModel):
         split at Telegram's limit."""
         text, attachment_ids = payload.get("text") or "", payload.get("attachment_ids") or []
         parts = [{"type": "file", "attachment_id": attachment_id} for attachment_id in attachment_ids]
-        if parts and text and len(text) <= CAPTION_LIMIT:
+        if parts and text and utf16_len(text) <= CAPTION_LIMIT:  # Telegram counts UTF-16 code units
             parts[0]["caption"] = text
         elif text or not parts:
             parts = [{"type": "text", "text": chunk} for chunk in split_text(text)] + parts
@@ -296,6 +298,16 @@ class OmnichannelProviderTelegram(models.AbstractModel):
             except ProviderError as exc:
                 if exc.code == 403 and any(word in exc.message for word in ("blocked", "kicked", "deactivated")):
                     self._record_blocked(outbox, exc)
+                if isinstance(exc.__cause__, TelegramTimeout):
+                    # The request reached Telegram, which may have sent the message: the Bot API has
+                    # no idempotency key nor status to tell, so it is never sent again on its own.
+                    raise ProviderError(
+                        _(
+                            "Telegram did not answer in time, so the message may have reached the customer: "
+                            "check with them before retrying."
+                        ),
+                        transient=False,
+                    ) from exc
                 raise
             message_id = answer.get("message_id") if isinstance(answer, dict) else None
             done = [*done, f"{chat_id}:{message_id}"]

@@ -4,12 +4,14 @@ statuses, media, profiles and consent, against the local Graph API server (``Fak
 import base64
 import json
 from datetime import timedelta
+from unittest.mock import Mock, patch
 from urllib.parse import urlencode
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from . import fake_graph
 from .common import meta_signature
 from .meta_common import APP_SECRET, IG_ID, IGSID, PAGE_ID, PAGE_TOKEN, PSID, READ_TIMEOUT, MetaCase, contract, ms
 
@@ -537,3 +539,103 @@ class TestMetaOutbound(MetaCase):
         for name in ("meta_page_access_token", "meta_app_secret", "meta_verify_token"):
             self.assertEqual(channel._fields[name].groups, "base.group_system")
         self.assertEqual(channel.meta_page_id, PAGE_ID)
+
+
+@tagged("post_install", "-at_install")
+class TestMetaReview(MetaCase):
+    """Findings of the integration review: page-scoped ids, sends Meta may have made, media hosts."""
+
+    def test_reply_uses_the_id_the_customer_has_on_this_page(self):
+        """PSIDs are page-scoped: a customer known on another Page of the company (a newer id,
+        after a merge) is still answered with this Page's id."""
+        conversation = self.open_conversation(self.messenger)
+        other_page = self.env["omnichannel.channel"].create(
+            {
+                "name": "Messenger Outlet",
+                "channel_type": "messenger",
+                "meta_page_id": "209999999999999",
+                "meta_page_access_token": PAGE_TOKEN,
+                "meta_app_secret": APP_SECRET,
+            }
+        )
+        self.env["omnichannel.identity"].sudo().create(
+            {
+                "partner_id": conversation.partner_id.id,
+                "kind": "external",
+                "value": "messenger:7000000000000001",
+                "channel_id": other_page.id,
+            }
+        )
+        self.reply(conversation, "Sí, en azul también")
+        self.send_queued()
+        self.assertEqual(self.outbox_of(conversation).state, "sent", self.outbox_of(conversation).error)
+        self.assertEqual(self.graph.sent[-1]["recipient"], {"id": PSID})
+
+    def test_instagram_send_meta_did_not_answer_is_not_sent_twice(self):
+        """Instagram echoes carry no metadata naming the outbox row: a send Meta accepted but did
+        not answer in time cannot be reconciled, so it is never sent again on its own."""
+        conversation = self.open_conversation(self.instagram)
+        self.reply(conversation, "Hola")
+        outbox = self.outbox_of(conversation)
+        self.graph.inject("POST", r"/messages$", delay=READ_TIMEOUT * 3)
+        self.send_queued()
+        self.assertEqual(outbox.state, "failed")
+        self.assertIn("may have reached the customer", outbox.error)
+        self.wait_for(lambda: len(self.graph.sent) == 1)
+        outbox.next_attempt = fields.Datetime.now() - timedelta(seconds=1)
+        self.send_queued()
+        self.assertEqual(len(self.graph.sent), 1, "sent once")
+
+    def wait_for(self, condition, seconds=5):
+        import time  # noqa: PLC0415
+
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(condition())
+
+    def test_attachment_urls_off_meta_are_never_fetched(self):
+        """A URL in a delivery must not make Odoo call any host: only Meta's CDN (and the
+        configured Graph API's host) are fetched."""
+        url = self.graph.add_file(PNG, "image/png", "foto.png")
+        elsewhere = url.replace("127.0.0.1", "localhost")  # same server, another host name
+        self.assertNotEqual(url, elsewhere)
+        attachment = {"type": "image", "payload": {"url": elsewhere}}
+        self.receive(self.messenger, self.message(self.messenger, "m_elsewhere", attachments=[attachment]))
+        self.download_media()
+        interaction = self.interaction(self.messenger, "m_elsewhere")
+        media = self.env["omnichannel.media"].search([("interaction_id", "=", interaction.id), ("kind", "=", "file")])
+        self.assertEqual(media.state, "failed")
+        self.assertIn("not on Meta's servers", media.error)
+        self.assertFalse([r for r in self.graph.requests if r.path.startswith("/cdn/")], "nothing was fetched")
+        self.assertFalse(interaction.mail_message_id.attachment_ids)
+
+    def test_instagram_echoes_of_a_reply_in_pieces_are_the_reply(self):
+        """Instagram echoes every piece of a reply sent in several messages, without metadata:
+        whether an echo is processed before the outbox learnt the piece's id or after, the
+        timeline keeps one outbound message, the reply."""
+        conversation = self.open_conversation(self.instagram)
+        self.graph.text_limit = 1000
+        text = " ".join(["Ñandú"] * 400)  # in pieces of at most 1,000 bytes
+        pieces = iter(["piece-a", "piece-b", "piece-c", "piece-d", "piece-e", "piece-f"])
+        # Echoes of the first two pieces processed before the sender recorded their ids
+        early = [self.message(self.instagram, f"m_{mid}", echo=True, text="…") for mid in ("piece-a", "piece-b")]
+        self.receive(self.instagram, *early)
+        self.reply(conversation, text)
+        with patch.object(fake_graph, "secrets", Mock(wraps=fake_graph.secrets, token_urlsafe=lambda _n: next(pieces))):
+            self.send_queued()
+        outbox = self.outbox_of(conversation)
+        self.assertEqual(outbox.state, "sent", outbox.error)
+        mids = [sent["mid"] for sent in self.graph.sent]
+        self.assertGreater(len(mids), 2)
+        self.assertEqual(mids[:2], ["m_piece-a", "m_piece-b"])
+        # ... and echoes of every piece processed afterwards (another delivery)
+        late = [self.message(self.instagram, sent["mid"], echo=True, text="…") for sent in self.graph.sent]
+        self.receive(self.instagram, *late)
+        outbound = self.env["omnichannel.interaction"].search(
+            [("conversation_id", "=", conversation.id), ("direction", "=", "outbound")]
+        )
+        self.assertEqual(outbound, outbox.interaction_id)
+        self.assertEqual(outbound.external_id, mids[-1])
+        echoed = conversation.message_ids.filtered(lambda m: m.body and "…" in m.body)
+        self.assertFalse(echoed, "no copy of the pieces in the chatter")

@@ -1,9 +1,11 @@
 import base64
 import json
+import time
 from datetime import datetime, timedelta
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tests.common import _super_send
 
 from .telegram_common import GROUP_ID, SECRET, USER_ID, TelegramCase
 
@@ -333,6 +335,20 @@ class TestTelegramOutbound(TelegramCase):
         self.assertEqual(sent[1]["content"], b"%PDF-1.7 test")
         self.assertEqual(self.outbox(conversation).state, "sent")
 
+    def test_long_caption_in_emoji_goes_as_its_own_message(self):
+        """Captions are limited to 1,024 UTF-16 code units: 600 emoji are 1,200 of them."""
+        conversation = self.conversation()
+        photo = (
+            self.env["ir.attachment"]
+            .with_user(self.agent)
+            .create({"name": "foto.png", "raw": b"\x89PNG\r\n\x1a\n", "res_model": "mail.compose.message", "res_id": 0})
+        )
+        self.reply(conversation, "😀" * 600, attachment_ids=[photo.id])
+        self.send_queued()
+        self.assertEqual(self.outbox(conversation).state, "sent", self.outbox(conversation).error)
+        self.assertEqual([s["method"] for s in self.telegram.sent], ["sendMessage", "sendPhoto"])
+        self.assertEqual(self.telegram.sent[0]["text"], "😀" * 600)
+
     def test_flood_control_honours_retry_after(self):
         conversation = self.conversation()
         self.telegram.inject("sendMessage", status=429, retry_after=7)
@@ -402,6 +418,44 @@ class TestTelegramOutbound(TelegramCase):
         self.assertEqual(outbox.state, "sent")
         self.assertEqual([len(s["text"]) for s in self.telegram.sent[2:]], [4096, 904])
         self.assertEqual(outbox.external_id, f"{USER_ID}:{self.telegram.sent[-1]['message']['message_id']}")
+
+
+@tagged("post_install", "-at_install")
+class TestTelegramSendTimeouts(TelegramCase):
+    """A send Telegram did not answer in time may have reached the customer: the Bot API has no
+    idempotency key and no delivery status, so it must never go again on its own."""
+
+    conversation = TestTelegramOutbound.conversation
+    outbox = TestTelegramOutbound.outbox
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.config_parameter"].sudo().set_param("omnichannel_social.telegram_read_timeout", "0.5")
+
+    @classmethod
+    def _request_handler(cls, session, request, /, **kwargs):
+        """Odoo's test harness raises every timeout under 10 s to 10 s: calls to the local Bot API
+        keep the provider's own, which this test is about."""
+        if request.url.startswith(cls.telegram.url.rstrip("/") + "/"):
+            return _super_send(session, request, **kwargs)
+        return super()._request_handler(session, request, **kwargs)
+
+    def test_timed_out_send_is_not_sent_again(self):
+        conversation = self.conversation()
+        self.reply(conversation, "Hola")
+        outbox = self.outbox(conversation)
+        self.telegram.inject("sendMessage", delay=2)  # Telegram sends it, but answers too late
+        self.send_queued()
+        self.assertEqual(outbox.state, "failed")
+        self.assertIn("may have reached the customer", outbox.error)
+        deadline = time.monotonic() + 10
+        while not self.telegram.sent and time.monotonic() < deadline:
+            time.sleep(0.05)  # the fake sends it once its delay is over
+        self.assertEqual(len(self.telegram.sent), 1)
+        outbox.next_attempt = datetime.now() - timedelta(seconds=1)
+        self.send_queued()
+        self.assertEqual(len(self.telegram.sent), 1, "sent once, never repeated on its own")
 
 
 @tagged("post_install", "-at_install")

@@ -134,6 +134,8 @@ class GraphClient:
             response = self.session.request(
                 method, url, params=params, json=json, files=files, data=data, headers=headers, timeout=self.timeout
             )
+        except requests.ConnectTimeout as exc:  # nothing reached Meta: safe to try again
+            raise GraphConnectionError(f"cannot reach {_no_query(url)} in time ({exc.__class__.__name__})") from exc
         except requests.Timeout as exc:
             raise GraphTimeout(f"no answer from {method} {_no_query(url)} in time ({exc.__class__.__name__})") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:

@@ -131,6 +131,8 @@ class TelegramClient:
         """The one place the network is touched; failures never show the token (it is in the URL)."""
         try:
             return self.session.request(http_method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectTimeout as exc:  # nothing reached Telegram: safe to try again
+            raise TelegramConnectionError(f"{label}: cannot reach Telegram ({exc.__class__.__name__})") from None
         except requests.Timeout as exc:
             raise TelegramTimeout(f"{label}: no answer from Telegram in time ({exc.__class__.__name__})") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
