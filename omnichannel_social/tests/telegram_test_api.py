@@ -11,6 +11,7 @@ set, a user's update is POSTed to it, without any ``X-Telegram-Bot-Api-Secret-To
 """
 
 import json
+import os
 import queue
 import resource
 import shutil
@@ -52,11 +53,17 @@ def ensure_installed():
     if installed() or missing_tools():
         return
     PREFIX.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if not env.get("NODE_EXTRA_CA_CERTS"):
+        # Node trusts only its own CA list; behind a proxy whose CA the system trusts (as apt and
+        # pip do), it must use the system's, or the registry's certificate is refused.
+        env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --use-openssl-ca".strip()
     subprocess.run(
         ["npm", "install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--no-save", f"{PACKAGE}@{VERSION}"],
         check=True,
         stdout=subprocess.DEVNULL,
         timeout=300,
+        env=env,
     )
 
 
