@@ -1,4 +1,5 @@
 from . import omnichannel_channel
+from . import omnichannel_meta_webhook
 from . import omnichannel_provider_whatsapp
 from . import omnichannel_whatsapp_template
 from . import omnichannel_conversation

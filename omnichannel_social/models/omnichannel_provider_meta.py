@@ -1,16 +1,12 @@
-import hashlib
-import hmac
 import json
 import mimetypes
 import secrets
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
-from werkzeug.wrappers import Response
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessDenied, UserError
-from odoo.http import request
+from odoo.exceptions import UserError
 from odoo.tools import format_datetime, html2plaintext
 
 from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse
@@ -112,7 +108,7 @@ class OmnichannelMetaProvider(models.AbstractModel):
     """
 
     _name = "omnichannel.meta.provider"
-    _inherit = "omnichannel.provider"
+    _inherit = ["omnichannel.meta.webhook", "omnichannel.provider"]
     _description = "Meta Messaging Provider"
     _uses_outbox = True
     _reply_window_hours = 24  # Meta's standard messaging window
@@ -149,32 +145,8 @@ class OmnichannelMetaProvider(models.AbstractModel):
             raise ProviderError(message, code=exc.code, transient=exc.transient, retry_after=exc.retry_after) from exc
 
     # ------------------------------------------------------------ webhooks
-    @api.model
-    def _webhook_handshake(self, channel, params):
-        """Meta's subscription check: echo ``hub.challenge`` when ``hub.verify_token`` is ours."""
-        token = params.get("hub.verify_token") or ""
-        expected = channel.sudo().meta_verify_token or ""
-        if (
-            params.get("hub.mode") != "subscribe"
-            or not expected
-            or not hmac.compare_digest(token.encode(), expected.encode())
-        ):
-            return request.make_json_response(
-                {"error": "invalid_verify_token", "message": "hub.verify_token does not match the channel's."},
-                status=403,
-            )
-        return Response(params.get("hub.challenge", ""), status=200, content_type="text/plain; charset=utf-8")
-
-    @api.model
-    def _verify_webhook(self, channel, httprequest):
-        """``X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret, raw body)>``, in constant time."""
-        secret = channel.sudo().meta_app_secret
-        if not secret:
-            raise AccessDenied(_("The channel has no App Secret: deliveries cannot be checked, so none is accepted."))
-        scheme, _sep, signature = httprequest.headers.get("X-Hub-Signature-256", "").partition("=")
-        expected = hmac.new(secret.encode(), httprequest.get_data(), hashlib.sha256).hexdigest()
-        if scheme != "sha256" or not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
-            raise AccessDenied(_("X-Hub-Signature-256 is missing or does not match the body."))
+    def _meta_tokens(self, channel):
+        return channel.meta_verify_token, channel.meta_app_secret
 
     @api.model
     def _parse_webhook(self, delivery):

@@ -1,14 +1,10 @@
-import hashlib
-import hmac
 import json
 import mimetypes
 from collections import defaultdict
 
-from werkzeug.wrappers import Response
 
 from odoo import _, api, models
-from odoo.exceptions import AccessDenied, UserError
-from odoo.http import request
+from odoo.exceptions import UserError
 from odoo.tools import html2plaintext
 
 from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse
@@ -40,7 +36,7 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
     """WhatsApp through Meta's Cloud API (Graph API): webhooks in, messages out."""
 
     _name = "omnichannel.provider.whatsapp_cloud"
-    _inherit = "omnichannel.provider"
+    _inherit = ["omnichannel.meta.webhook", "omnichannel.provider"]
     _description = "WhatsApp Cloud API (Meta)"
     _channel_types = ("whatsapp",)
     _uses_outbox = True
@@ -77,32 +73,8 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
             ) from exc
 
     # ------------------------------------------------------------ webhooks
-    @api.model
-    def _webhook_handshake(self, channel, params):
-        """Meta's subscription check: echo ``hub.challenge`` when ``hub.verify_token`` is ours."""
-        token = params.get("hub.verify_token") or ""
-        expected = channel.sudo().wa_verify_token or ""
-        if (
-            params.get("hub.mode") != "subscribe"
-            or not expected
-            or not hmac.compare_digest(token.encode(), expected.encode())
-        ):
-            return request.make_json_response(
-                {"error": "invalid_verify_token", "message": "hub.verify_token does not match the channel's."},
-                status=403,
-            )
-        return Response(params.get("hub.challenge", ""), status=200, content_type="text/plain; charset=utf-8")
-
-    @api.model
-    def _verify_webhook(self, channel, httprequest):
-        """``X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret, raw body)>``, in constant time."""
-        secret = channel.sudo().wa_app_secret
-        if not secret:
-            raise AccessDenied(_("The channel has no App Secret: deliveries cannot be checked, so none is accepted."))
-        scheme, _sep, signature = httprequest.headers.get("X-Hub-Signature-256", "").partition("=")
-        expected = hmac.new(secret.encode(), httprequest.get_data(), hashlib.sha256).hexdigest()
-        if scheme != "sha256" or not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
-            raise AccessDenied(_("X-Hub-Signature-256 is missing or does not match the body."))
+    def _meta_tokens(self, channel):
+        return channel.wa_verify_token, channel.wa_app_secret
 
     @api.model
     def _parse_webhook(self, delivery):
