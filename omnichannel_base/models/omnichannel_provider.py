@@ -62,6 +62,16 @@ class OmnichannelProvider(models.AbstractModel):
     def _code(self):
         return self._name.removeprefix("omnichannel.provider.")
 
+    @api.model
+    def _timeouts(self, read_param, default):
+        """(connect, read) seconds for calls to the provider: ``default``, its read part replaced
+        by the setting ``read_param`` when it is set (a slow network, tests)."""
+        try:
+            read = float(self.env["ir.config_parameter"].sudo().get_param(read_param) or 0)
+        except ValueError:
+            read = 0
+        return (default[0], read) if read > 0 else default
+
     # ------------------------------------------------------------ webhooks
     @api.model
     def _webhook_handshake(self, channel, params):

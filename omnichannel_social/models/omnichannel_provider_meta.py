@@ -128,12 +128,7 @@ class OmnichannelMetaProvider(models.AbstractModel):
 
     @api.model
     def _timeout(self):
-        value = self.env["ir.config_parameter"].sudo().get_param(READ_TIMEOUT_PARAM)
-        try:
-            read = float(value or 0)
-        except ValueError:
-            read = 0
-        return (GRAPH_TIMEOUT[0], read) if read > 0 else GRAPH_TIMEOUT
+        return self._timeouts(READ_TIMEOUT_PARAM, GRAPH_TIMEOUT)
 
     @api.model
     def _call(self, channel, method, *args, **kwargs):

@@ -55,12 +55,7 @@ class OmnichannelProviderTelegram(models.AbstractModel):
         channel = channel.sudo()
         if not channel.tg_bot_token:
             raise ProviderError(_("The channel %(name)s has no bot token.", name=channel.name))
-        value = self.env["ir.config_parameter"].sudo().get_param(READ_TIMEOUT_PARAM)
-        try:
-            read = float(value or 0)
-        except ValueError:
-            read = 0
-        timeout = (TELEGRAM_TIMEOUT[0], read) if read > 0 else TELEGRAM_TIMEOUT
+        timeout = self._timeouts(READ_TIMEOUT_PARAM, TELEGRAM_TIMEOUT)
         base_url = self.env["ir.config_parameter"].sudo().get_param(TELEGRAM_URL_PARAM) or DEFAULT_BASE_URL
         return TelegramClient(base_url, channel.tg_bot_token, timeout=timeout)
 

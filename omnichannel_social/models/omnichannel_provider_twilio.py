@@ -70,12 +70,7 @@ class OmnichannelProviderTwilio(models.AbstractModel):
 
     @api.model
     def _timeout(self):
-        value = self.env["ir.config_parameter"].sudo().get_param(READ_TIMEOUT_PARAM)
-        try:
-            read = float(value or 0)
-        except ValueError:
-            read = 0
-        return (TIMEOUT[0], read) if read > 0 else TIMEOUT
+        return self._timeouts(READ_TIMEOUT_PARAM, TIMEOUT)
 
     @api.model
     def _call(self, channel, method, *args, **kwargs):

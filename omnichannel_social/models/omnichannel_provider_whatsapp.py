@@ -52,12 +52,7 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
     @api.model
     def _timeout(self):
         """(connect, read) seconds for Graph API calls; READ_TIMEOUT_PARAM, when set, is the read part."""
-        value = self.env["ir.config_parameter"].sudo().get_param(READ_TIMEOUT_PARAM)
-        try:
-            read = float(value or 0)
-        except ValueError:
-            read = 0
-        return (GRAPH_TIMEOUT[0], read) if read > 0 else GRAPH_TIMEOUT
+        return self._timeouts(READ_TIMEOUT_PARAM, GRAPH_TIMEOUT)
 
     @api.model
     def _call(self, channel, method, *args, **kwargs):
