@@ -75,7 +75,11 @@ class OmnichannelWebhook(http.Controller):
             key=key,
             query_string=httprequest.query_string.decode("utf-8", "replace"),
         )
-        return implementation._webhook_answer(channel, httprequest)
+        try:
+            return implementation._webhook_answer(channel, httprequest)
+        except Exception:  # the delivery is stored: a provider's answer going wrong must not lose it
+            _logger.exception("Webhook of channel %s: the provider's answer failed; plain acknowledgement", channel.id)
+            return request.make_json_response({"status": "received"})
 
     def _read_body(self):
         httprequest = request.httprequest

@@ -409,6 +409,18 @@ class OmnichannelInteraction(models.Model):
         self.invalidate_model(["external_id", "delivery_state", "delivery_error"])
         self._notify_delivery_states([interaction_id])
 
+    def _set_queued(self):
+        """These outbound rows wait in the outbox: no provider id yet. One statement, however
+        many rows (a mass SMS queues hundreds)."""
+        self.flush_model(["external_id", "delivery_state", "delivery_error"])
+        self.env.cr.execute(
+            """UPDATE omnichannel_interaction SET external_id = NULL, delivery_state = 'queued', delivery_error = NULL
+                WHERE id = ANY(%s)""",
+            [self.ids],
+        )
+        self.invalidate_model(["external_id", "delivery_state", "delivery_error"])
+        self._notify_delivery_states(self.ids)
+
     @api.model
     def _drop_echoes(self, interaction_id, external_ids):
         """Outbound rows (and their chatter copies) recorded from the provider's echoes of

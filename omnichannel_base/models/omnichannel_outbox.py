@@ -99,16 +99,7 @@ class OmnichannelOutbox(models.Model):
         events = [event for event, _payload, _values in items]
         for start in range(0, len(events), MAX_BATCH):
             interactions += self.env["omnichannel.ingest"].sudo().ingest(events[start : start + MAX_BATCH])
-        # Queued in one statement, not one _set_external_id(id, None, "queued") per row: a mass SMS queues hundreds.
-        Interaction = self.env["omnichannel.interaction"].sudo()
-        Interaction.flush_model(["external_id", "delivery_state", "delivery_error"])
-        self.env.cr.execute(
-            """UPDATE omnichannel_interaction SET external_id = NULL, delivery_state = 'queued', delivery_error = NULL
-                WHERE id = ANY(%s)""",
-            [interactions.ids],
-        )
-        Interaction.invalidate_model(["external_id", "delivery_state", "delivery_error"])
-        Interaction._notify_delivery_states(interactions.ids)
+        interactions._set_queued()
         outboxes = self.sudo().create(
             [
                 {

@@ -100,7 +100,11 @@ class OmnichannelProviderTelegram(models.AbstractModel):
             query_id = json.loads(httprequest.get_data())["callback_query"]["id"]
         except Exception:  # noqa: BLE001 (any other update: the plain acknowledgement)
             query_id = None
-        if isinstance(query_id, str) and 0 < len(query_id) <= 255:
+        if isinstance(query_id, str) and 0 < len(query_id) <= 255 and query_id.isprintable():
+            try:
+                query_id.encode()
+            except UnicodeEncodeError:  # a lone surrogate, escaped in the JSON: no id Telegram gave
+                return super()._webhook_answer(channel, httprequest)
             return request.make_json_response({"method": "answerCallbackQuery", "callback_query_id": query_id})
         return super()._webhook_answer(channel, httprequest)
 

@@ -238,6 +238,13 @@ class TestTelegramInbound(TelegramCase):
         self.assertIn("confirm_order_42", pressed.mail_message_id.body)
         self.assertEqual(pressed.mail_message_id.parent_id, question, "linked to the message whose button it was")
 
+    def test_callback_query_with_an_unusable_id_gets_the_plain_answer(self):
+        update = self.contract("telegram_callback_query.json")
+        update["callback_query"]["id"] = "\ud800"  # a lone surrogate, escaped in the JSON
+        answer = self.deliver(json.dumps(update).encode())
+        self.assertEqual(answer.status_code, 200)
+        self.assertEqual(answer.json(), {"status": "received"})
+
     def test_groups_ignored_unless_allowed(self):
         group = {"id": GROUP_ID, "title": "Compras Bilbao", "type": "supergroup"}
         first = self.text("Hola a todos", chat=group)
