@@ -239,7 +239,22 @@ class OmnichannelInbox(models.Model):
     # ------------------------------------------------------------ applying
     @api.model
     def _apply(self, results):
-        """Apply parsed deliveries (``empty_parse()`` shapes) in as few statements as the ORM allows."""
+        """Apply parsed deliveries (``empty_parse()`` shapes) in as few statements as the ORM allows.
+
+        Identity changes (a customer's new number, a Telegram group become a supergroup) apply
+        after their delivery's events, so deliveries are applied together up to each delivery
+        that has some: the messages that come after it then find the customer by the new id."""
+        group = []
+        for result in results:
+            group.append(result)
+            if result.get("identity_changes"):
+                self._apply_together(group)
+                group = []
+        if group:
+            self._apply_together(group)
+
+    @api.model
+    def _apply_together(self, results):
         merged = empty_parse()
         for result in results:
             for key, items in result.items():

@@ -204,6 +204,17 @@ class OmnichannelProviderTelegram(models.AbstractModel):
             }
         )
 
+    def _read_migrate(self, item, channel, result):
+        """A group upgraded to a supergroup has a new id: it joins the group's contact, so the
+        group's conversation goes on and answers reach the supergroup."""
+        result["identity_changes"].append(
+            {
+                "channel_id": channel.id,
+                "old": {"provider_id": item["chat"]["id"]},
+                "new": {"provider_id": item["new_chat_id"]},
+            }
+        )
+
     def _read_callback(self, item, channel, result):
         """A button pressed on an inline keyboard: what it says arrives as the customer's message."""
         # Telegram dates no callback query: the event is dated when processed.

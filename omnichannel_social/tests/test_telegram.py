@@ -268,6 +268,25 @@ class TestTelegramInbound(TelegramCase):
         self.send_queued()
         self.assertEqual(self.telegram.sent[-1]["chat_id"], str(GROUP_ID))
 
+    def test_group_upgraded_to_a_supergroup_keeps_its_conversation(self):
+        self.channel.tg_allow_groups = True
+        group = {"id": -4001234567, "title": "Compras Bilbao", "type": "group"}
+        first = self.text("¿Hacéis pedidos para grupos?", chat=group)
+        self.deliver(first)
+        # Telegram's service message in the old group, then the supergroup's first message
+        supergroup = {"id": -1004001234567, "title": "Compras Bilbao", "type": "supergroup"}
+        self.deliver(self.update(chat=group, migrate_to_chat_id=supergroup["id"]))
+        later = self.text("Somos doce personas", chat=supergroup)
+        self.deliver(later)
+        self.process()
+        before = self.interaction(f"{group['id']}:{first['message']['message_id']}")
+        after = self.interaction(f"{supergroup['id']}:{later['message']['message_id']}")
+        self.assertEqual(after.partner_id, before.partner_id, "the supergroup is the same contact")
+        self.assertEqual(after.conversation_id, before.conversation_id, "and the same conversation")
+        self.reply(after.conversation_id, "Sí, con un 10 % de descuento")
+        self.send_queued()
+        self.assertEqual(self.telegram.sent[-1]["chat_id"], str(supergroup["id"]), "answers reach the supergroup")
+
     def test_blocked_bot_opts_out_and_unblocking_opts_in(self):
         self.deliver(self.text("Hola"))
         self.process()

@@ -480,6 +480,10 @@ def read_message(message, key):
         dice = _dict(message.get("dice"))
         body = f"{_text(dice.get('emoji')) or '🎲'} {dice.get('value')}"
     elif message_type is None:
+        new_chat_id = telegram_id(message.get("migrate_to_chat_id"))
+        if new_chat_id is not None and key == "message":
+            # The group became a supergroup, under a new id: its conversation goes on there.
+            return {"type": "migrate", "chat": chat, "new_chat_id": new_chat_id, "date": date}
         return None  # a service message: someone joined, the title changed, a pin…
     reply = _dict(message.get("reply_to_message"))
     reply_id = telegram_id(reply.get("message_id"))
