@@ -21,6 +21,22 @@ class OmnichannelMetaWebhook(models.AbstractModel):
         raise NotImplementedError
 
     @api.model
+    def _meta_channels(self, account_field, ids, delivery):
+        """{account id: channel} among this provider's active channels whose ``account_field``
+        is in ``ids`` (one Meta app delivers for all its numbers or pages at once), and only
+        those of the same app: the App Secret of the channel whose URL received the delivery,
+        which signed it. A delivery signed with one app's secret never writes into another
+        app's channel, in this company or another."""
+        secret = self._meta_tokens(delivery.channel_id.sudo())[1]
+        channels = (
+            self.env["omnichannel.channel"]
+            .sudo()
+            .search([("provider", "=", self._code()), (account_field, "in", list(ids)), ("active", "=", True)])
+            .filtered(lambda channel: secret and self._meta_tokens(channel)[1] == secret)
+        )
+        return {channel[account_field]: channel for channel in channels}
+
+    @api.model
     def _webhook_handshake(self, channel, params):
         """Meta's subscription check: echo ``hub.challenge`` when ``hub.verify_token`` is ours."""
         token = params.get("hub.verify_token") or ""

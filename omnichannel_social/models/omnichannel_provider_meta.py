@@ -174,14 +174,7 @@ class OmnichannelMetaProvider(models.AbstractModel):
         a delivery signed with one app's secret never writes into another app's channel.
         """
         ids = {item["account_id"] for item in items}
-        secret = delivery.channel_id.sudo().meta_app_secret
-        channels = (
-            self.env["omnichannel.channel"]
-            .sudo()
-            .search([("provider", "=", self._code()), ("meta_page_id", "in", list(ids)), ("active", "=", True)])
-            .filtered(lambda channel: secret and channel.meta_app_secret == secret)
-        )
-        found = {channel.meta_page_id: channel for channel in channels}
+        found = self._meta_channels("meta_page_id", ids, delivery)
         missing = ids - set(found)
         if missing:
             raise ValueError(

@@ -96,14 +96,7 @@ class OmnichannelProviderWhatsappCloud(models.AbstractModel):
         never writes into another app's channel, in this company or another.
         """
         ids = {item["phone_number_id"] for item in items}
-        secret = delivery.channel_id.sudo().wa_app_secret
-        channels = (
-            self.env["omnichannel.channel"]
-            .sudo()
-            .search([("provider", "=", self._code()), ("wa_phone_number_id", "in", list(ids)), ("active", "=", True)])
-            .filtered(lambda channel: secret and channel.wa_app_secret == secret)
-        )
-        found = {channel.wa_phone_number_id: channel for channel in channels}
+        found = self._meta_channels("wa_phone_number_id", ids, delivery)
         missing = ids - set(found)
         if missing:
             raise ValueError(
