@@ -258,7 +258,7 @@ class OmnichannelInbox(models.Model):
         merged = empty_parse()
         for result in results:
             for key, items in result.items():
-                merged[key].extend(items)
+                merged.setdefault(key, []).extend(items)  # channel modules may add keys
         # Copies: when a batch fails, each delivery is applied again alone, from the same results.
         events = [dict(event) for event in merged["events"]]
         extras = [
@@ -281,6 +281,11 @@ class OmnichannelInbox(models.Model):
             self.env["omnichannel.channel"].sudo().browse(note["channel_id"]).message_post(
                 body=note["body"], message_type="notification", subtype_xmlid="mail.mt_note"
             )
+        self._apply_more(merged)
+
+    def _apply_more(self, merged):
+        """Apply what channel modules add to the ``empty_parse()`` shape (``omnichannel_voip``'s
+        ``"calls"``), after the events of the same deliveries were ingested. Override, call super."""
 
     def _after_ingest(self, rows):
         """Keyword consents, replies linked to what they answer, media and profiles to fetch."""

@@ -444,6 +444,18 @@ class OmnichannelInteraction(models.Model):
         """Called whenever the delivery state of these outbound rows changed, for modules that show
         it live (omnichannel_social pushes it to open chatters). Does nothing here."""
 
+    def _set_summary(self, summary, user_id=None):
+        """A row that follows something still happening (a call ringing, then answered, then
+        ended): its current one-line ``summary`` and, once known, its agent ``user_id``."""
+        self.ensure_one()
+        self.flush_model(["summary", "user_id"])
+        self.env.cr.execute(
+            "UPDATE omnichannel_interaction SET summary = %s, user_id = COALESCE(%s, user_id) WHERE id = %s",
+            [summary, user_id, self.id],
+        )
+        self.invalidate_recordset(["summary", "user_id"])
+        self._notify_timeline({self.partner_id.id, self.commercial_partner_id.id})
+
     @api.model
     def _link_mail_message(self, channel, external_id, message):
         """Point the row ingest wrote for ``external_id`` at the chatter message posted for it."""

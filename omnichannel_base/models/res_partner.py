@@ -253,6 +253,7 @@ class ResPartner(models.Model):
         edit_states = dict(interactions._fields["edit_state"]._description_selection(self.env))
         channel_labels = dict(interactions._fields["channel_type"]._description_selection(self.env))
         groups = dict(KIND_GROUPS)
+        actions = self._omni_timeline_actions(interactions)
         items = []
         for interaction in interactions:
             model, res_id = interaction.res_model, interaction.res_id
@@ -299,9 +300,16 @@ class ResPartner(models.Model):
                     "conversation_id": interaction.conversation_id.id
                     if interaction.conversation_id.id in conversation_states
                     else False,
+                    "actions": actions.get(interaction.id, []),
                 }
             )
         return items
+
+    def _omni_timeline_actions(self, interactions):
+        """{interaction id: [{"name", "icon", "model", "method", "res_id"}]}: buttons a channel module
+        puts on timeline items (omnichannel_voip's "Call"). The widget calls ``model.method([res_id])``
+        and runs the action it returns. Override, call super."""
+        return {}
 
     @api.model
     def omnichannel_timeline_options(self):
