@@ -469,14 +469,39 @@ def setup(db, rebuild=False, extras=()):
     return conf
 
 
+def _conf_addons_path(conf):
+    import configparser  # noqa: PLC0415
+
+    parser = configparser.ConfigParser()
+    parser.read(conf)
+    return parser.get("options", "addons_path", fallback=str(ROOT))
+
+
 def cmd_run(args):
     conf = setup(RUN_DB, args.rebuild)
     port = os.environ.get("OMNI_HTTP_PORT", "8069")
     say(f"serving http://{args.listen}:{port} (database {RUN_DB}, login admin / admin); Ctrl+C stops")
     if args.listen != "127.0.0.1":
         say(f"WARNING: listening on {args.listen}: admin/admin and the demo API token are reachable from the network")
-    os.execv(
-        sys.executable,
+    listener = None
+    if not args.no_ari:
+        # The Asterisk listener is a process of its own (README, "Phone calls"): it follows the calls
+        # of every Asterisk channel of the database, and waits (retrying) while no PBX answers.
+        say("starting the Asterisk ARI listener (omnichannel-ari); --no-ari skips it")
+        listener = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "odoo",
+                f"--addons-path={_conf_addons_path(conf)}",
+                "omnichannel-ari",
+                "-c",
+                str(conf),
+                "-d",
+                RUN_DB,
+            ]
+        )
+    server = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -491,8 +516,20 @@ def cmd_run(args):
             args.listen,
             "-p",
             port,
-        ],
+        ]
     )
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:  # Ctrl+C reached both children too: let them finish
+        code = server.wait()
+    finally:
+        if listener and listener.poll() is None:
+            listener.terminate()
+            try:
+                listener.wait(10)
+            except subprocess.TimeoutExpired:
+                listener.kill()
+    sys.exit(code)
 
 
 def cmd_test(args):
@@ -524,32 +561,35 @@ def cmd_test(args):
 
 
 def cmd_bench(args):
-    """bench_ingest.py, then bench_timeline.py, then bench_webhook.py. ``--only ingest|timeline|webhook``
-    runs one of them; ``--timeline-<option> [value]`` goes to bench_timeline.py as ``--<option> [value]``,
-    ``--webhook-<option> [value]`` to bench_webhook.py; every other argument goes to bench_ingest.py.
-    bench_webhook.py runs on bench_ingest.py's database: its ``--db``, unless ``--webhook-db`` is given."""
-    only, ingest_args, timeline_args, webhook_args = None, [], [], []
+    """bench_ingest.py, then bench_timeline.py, bench_webhook.py and bench_voice.py.
+    ``--only ingest|timeline|webhook|voice`` runs one of them; ``--timeline-<option> [value]`` goes to
+    bench_timeline.py as ``--<option> [value]``, ``--webhook-<option> [value]`` to bench_webhook.py,
+    ``--voice-<option> [value]`` to bench_voice.py; every other argument goes to bench_ingest.py.
+    bench_webhook.py and bench_voice.py run on bench_ingest.py's database: its ``--db``, unless
+    ``--webhook-db`` / ``--voice-db`` is given."""
+    only, ingest_args, timeline_args, webhook_args, voice_args = None, [], [], [], []
     bench_args = list(args.bench_args)
     while bench_args:
         arg = bench_args.pop(0)
         if arg == "--only" or arg.startswith("--only="):
             only = arg.partition("=")[2] or (bench_args.pop(0) if bench_args else "")
-        elif arg.startswith(("--timeline-", "--webhook-")):
+        elif arg.startswith(("--timeline-", "--webhook-", "--voice-")):
             prefix = arg[: arg.index("-", 2) + 1]
-            target = timeline_args if prefix == "--timeline-" else webhook_args
+            target = {"--timeline-": timeline_args, "--webhook-": webhook_args, "--voice-": voice_args}[prefix]
             target.append("--" + arg.removeprefix(prefix))
             if "=" not in arg and bench_args and not bench_args[0].startswith("-"):
                 target.append(bench_args.pop(0))  # its value
         elif arg != "--":
             ingest_args.append(arg)
-    if only not in (None, "ingest", "timeline", "webhook"):
-        sys.exit(f"bench: --only takes ingest, timeline or webhook, not {only!r}")
-    if not any(arg == "--db" or arg.startswith("--db=") for arg in webhook_args):
-        for i, arg in enumerate(ingest_args):
-            if arg.startswith("--db="):
-                webhook_args.append(arg)
-            elif arg == "--db" and i + 1 < len(ingest_args):
-                webhook_args += [arg, ingest_args[i + 1]]
+    if only not in (None, "ingest", "timeline", "webhook", "voice"):
+        sys.exit(f"bench: --only takes ingest, timeline, webhook or voice, not {only!r}")
+    for on_ingest_db in (webhook_args, voice_args):
+        if not any(arg == "--db" or arg.startswith("--db=") for arg in on_ingest_db):
+            for i, arg in enumerate(ingest_args):
+                if arg.startswith("--db="):
+                    on_ingest_db.append(arg)
+                elif arg == "--db" and i + 1 < len(ingest_args):
+                    on_ingest_db += [arg, ingest_args[i + 1]]
     ensure_interpreter()
     ensure_odoo()
     ensure_python_deps()
@@ -559,6 +599,7 @@ def cmd_bench(args):
         ("ingest", "bench_ingest.py", ingest_args),
         ("timeline", "bench_timeline.py", timeline_args),
         ("webhook", "bench_webhook.py", webhook_args),
+        ("voice", "bench_voice.py", voice_args),
     ]
     codes = [
         subprocess.run(
@@ -586,6 +627,7 @@ def main():
         metavar="ADDRESS",
         help="interface to serve on (default 127.0.0.1; 0.0.0.0 serves every interface)",
     )
+    p.add_argument("--no-ari", action="store_true", help="do not start the Asterisk ARI listener beside Odoo")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("test", help="run every test through pytest-odoo, tours included")
     p.add_argument("--rebuild", action="store_true", help="drop and recreate the test database")

@@ -1,5 +1,8 @@
+import json
 import logging
 import uuid
+
+from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -77,6 +80,7 @@ class OmnichannelCall(models.Model):
     conversation_id = fields.Many2one("omnichannel.conversation", readonly=True, ondelete="set null")
     recording_attachment_id = fields.Many2one("ir.attachment", compute="_compute_recording", string="Recording")
     popped_user_ids = fields.Many2many("res.users", "omnichannel_call_popped_rel", readonly=True)
+    pending_recordings = fields.Text(readonly=True, help="Recordings announced during the call, fetched once it ends.")
 
     _sql_constraints = [("call_key_unique", "UNIQUE(channel_id, call_key)", "A call is recorded once per channel.")]
 
@@ -205,8 +209,13 @@ class OmnichannelCall(models.Model):
             self._record_on_timeline(customer_name)
         elif self.interaction_id:
             self.interaction_id._set_summary(self._summary(), self.user_id.id or None)
-        if self.interaction_id and recordings:
-            self.env["omnichannel.media"].sudo()._enqueue([(self.interaction_id, r) for r in recordings])
+        if recordings:
+            self.pending_recordings = json.dumps(json.loads(self.pending_recordings or "[]") + recordings)
+        if self.interaction_id and self.pending_recordings and self.state == "ended":
+            # Fetched once the call is over: the phone system writes the file until the hang-up.
+            media = [(self.interaction_id, recording) for recording in json.loads(self.pending_recordings)]
+            self.env["omnichannel.media"].sudo()._enqueue(media)
+            self.pending_recordings = False
         self._after_change(before, agent_ringing)
 
     def _read_facts(self):
@@ -291,7 +300,8 @@ class OmnichannelCall(models.Model):
             "external_id": self.call_key,
             "direction": self.direction or "inbound",
             "kind": "call",
-            "date": self.start_date or fields.Datetime.now(),
+            # A phone system's clock ahead of Odoo's must not refuse the call (ingest takes no future dates).
+            "date": min(self.start_date or fields.Datetime.now(), fields.Datetime.now()),
             "summary": self._summary(),
             "user_id": self.user_id.id or None,
             "res_model": self._name,
@@ -380,15 +390,6 @@ class OmnichannelCall(models.Model):
     def _schedule_call_back(self):
         """One "Call back" activity per customer waiting for one, however many times they called."""
         conversation = self.conversation_id.sudo()
-        when = fields.Datetime.context_timestamp(self, self.end_date or fields.Datetime.now())
-        line = _(
-            "Missed call at %(time)s from %(number)s", time=when.strftime("%Y-%m-%d %H:%M"), number=self.customer_number
-        )
-        existing = self._call_back_activities(self.partner_id)
-        if existing:
-            activity = existing[0]
-            activity.note = (activity.note or "") + f"<p>{line}</p>"
-            return
         team = conversation.team_id or self.channel_id.team_id
         user = (
             self.user_id
@@ -397,11 +398,23 @@ class OmnichannelCall(models.Model):
             or team.member_ids[:1]
             or self.env.ref("base.user_admin")
         )
+        # In the agent's time zone: they read it.
+        when = fields.Datetime.context_timestamp(self.with_user(user), self.start_date or fields.Datetime.now())
+        line = _(
+            "Missed call at %(time)s from %(number)s",
+            time=when.strftime("%Y-%m-%d %H:%M"),
+            number=self._formatted_number(),
+        )
+        existing = self._call_back_activities(self.partner_id)
+        if existing:
+            activity = existing[0]
+            activity.note = (activity.note or "") + Markup("<p>%s</p>") % line
+            return
         conversation.activity_schedule(
             "omnichannel_voip.activity_type_call_back",
             user_id=user.id,
             summary=_("Call back %(who)s", who=self.partner_id.name or self.customer_number),
-            note=f"<p>{line}</p>",
+            note=Markup("<p>%s</p>") % line,
         )
 
     def _close_call_backs(self):

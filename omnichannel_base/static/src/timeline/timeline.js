@@ -1,4 +1,4 @@
-import { Component, onWillDestroy, onWillStart, useEffect, useRef, useState } from "@odoo/owl";
+import { Component, onWillDestroy, onWillStart, status, useEffect, useRef, useState } from "@odoo/owl";
 import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
@@ -40,6 +40,7 @@ export class OmnichannelTimeline extends Component {
             error: false,
             filters: { channelType: "", kindGroup: "", dateFrom: "", dateTo: "", search: "" },
             options: { channel_types: [], kind_groups: [] },
+            runningActions: {},
         });
         this.inFlight = null;
         this.reloadPending = false;
@@ -197,6 +198,7 @@ export class OmnichannelTimeline extends Component {
         const date = deserializeDateTime(item.date);
         return {
             ...item,
+            actions: item.actions || [],
             localDate: date,
             dayKey: date.toISODate(),
             time: date.toFormat("HH:mm"),
@@ -295,6 +297,32 @@ export class OmnichannelTimeline extends Component {
 
     onReplyClick(item) {
         return this.openRecord("omnichannel.conversation", item.conversation_id);
+    }
+
+    /**
+     * A button a channel module put on the item (``item.actions``, e.g. "Call back"): run the
+     * model method on the record, then the action it returns; one click at a time per button.
+     */
+    async onItemAction(item, itemAction, index) {
+        const key = `${item.id}:${index}`;
+        if (this.state.runningActions[key]) {
+            return;
+        }
+        this.state.runningActions[key] = true;
+        try {
+            const result = await this.orm.call(itemAction.model, itemAction.method, [
+                [itemAction.res_id],
+            ]);
+            if (result && typeof result === "object") {
+                await this.action.doAction(result);
+            }
+        } finally {
+            delete this.state.runningActions[key];
+        }
+        if (status(this) !== "destroyed") {
+            // the action may have added to the timeline (a call placed)
+            this.reload();
+        }
     }
 
     async onLogInteraction() {
