@@ -501,6 +501,10 @@ def cmd_run(args):
                 RUN_DB,
             ]
         )
+    pbx = None
+    if args.demo_pbx:
+        say("starting the demo PBX (a simulated Asterisk on 127.0.0.1:8088; a demo customer calls every 3 minutes)")
+        pbx = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "demo_pbx.py")])
     server = subprocess.Popen(
         [
             sys.executable,
@@ -523,12 +527,13 @@ def cmd_run(args):
     except KeyboardInterrupt:  # Ctrl+C reached both children too: let them finish
         code = server.wait()
     finally:
-        if listener and listener.poll() is None:
-            listener.terminate()
-            try:
-                listener.wait(10)
-            except subprocess.TimeoutExpired:
-                listener.kill()
+        for process in (listener, pbx):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
     sys.exit(code)
 
 
@@ -628,6 +633,11 @@ def main():
         help="interface to serve on (default 127.0.0.1; 0.0.0.0 serves every interface)",
     )
     p.add_argument("--no-ari", action="store_true", help="do not start the Asterisk ARI listener beside Odoo")
+    p.add_argument(
+        "--demo-pbx",
+        action="store_true",
+        help="also run a simulated Asterisk on 127.0.0.1:8088 whose demo customers call (screen pops)",
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("test", help="run every test through pytest-odoo, tours included")
     p.add_argument("--rebuild", action="store_true", help="drop and recreate the test database")

@@ -81,10 +81,12 @@ class OmnichannelInbox(models.Model):
 
     # ------------------------------------------------------------ storing (in the webhook request)
     @api.model
-    def _store(self, channel, body, content_type, key=None, query_string=None):
+    def _store(self, channel, body, content_type, key=None, query_string=None, wake=True):
         """Keep a verified delivery; wake the processing job. One INSERT: the provider waits for it.
         Returns the new row's id, or None when the very same delivery was stored before: the same
-        body, or the same ``key`` when the provider names its deliveries (Telegram's update_id)."""
+        body, or the same ``key`` when the provider names its deliveries (Telegram's update_id).
+        ``wake=False``: the caller processes the delivery itself right after (a listener); the job
+        only takes it if that fails, at its next run (every minute)."""
         self.env.cr.execute(
             """INSERT INTO omnichannel_inbox (provider, channel_id, company_id, received_date, content_type,
                                               query_string, payload, digest, state, attempts, next_attempt,
@@ -109,7 +111,7 @@ class OmnichannelInbox(models.Model):
             log_exceptions=False,
         )
         row = self.env.cr.fetchone()
-        if row:
+        if row and wake:
             trigger(self.env, CRON)
         return row and row[0]
 

@@ -558,7 +558,12 @@ class OmnichannelIngest(models.AbstractModel):
             for event in pending:
                 event["conversation"] = current.get(key_of[id(event)], Conversation)
         joined = defaultdict(list)  # conversation that existed -> its new messages
+        # A caller that registers its outbound events itself, later (a call counts as the agent's
+        # answer once answered, not when dialled), asks with the context key omnichannel_unregistered.
+        unregistered = self.env.context.get("omnichannel_unregistered")
         for event in dialogue:
+            if unregistered and event["direction"] == "outbound":
+                continue
             if event["conversation"] and not event.get("opens"):
                 joined[event["conversation"]].append((event["direction"], event["date"]))
         for conversation, messages in joined.items():

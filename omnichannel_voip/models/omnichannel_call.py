@@ -28,9 +28,11 @@ POP_INTERACTIONS = 5
 SCREEN_POP = "omnichannel_voip/screen_pop"
 
 
-def _talk(seconds):
+def _talk(env, seconds):
     minutes, seconds = divmod(int(seconds or 0), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+    if minutes:
+        return env._("%(minutes)s min %(seconds)02d s", minutes=minutes, seconds=seconds)
+    return env._("%(seconds)s s", seconds=seconds)
 
 
 class OmnichannelCall(models.Model):
@@ -74,6 +76,7 @@ class OmnichannelCall(models.Model):
     answer_date = fields.Datetime(string="Answered", readonly=True)
     end_date = fields.Datetime(string="Ended", readonly=True)
     talk_seconds = fields.Integer(string="Talk Time (s)", readonly=True, aggregator="sum")
+    provider_talk_seconds = fields.Integer(readonly=True, help="The talk time the phone system stated, if any.")
     talk_time = fields.Char(compute="_compute_talk_time")
     note = fields.Text(help="What the agent noted during or after the call: shown on the timeline.")
     interaction_id = fields.Many2one("omnichannel.interaction", readonly=True, ondelete="set null")
@@ -94,7 +97,7 @@ class OmnichannelCall(models.Model):
     @api.depends("talk_seconds")
     def _compute_talk_time(self):
         for call in self:
-            call.talk_time = _talk(call.talk_seconds) if call.talk_seconds else False
+            call.talk_time = _talk(call.env, call.talk_seconds) if call.talk_seconds else False
 
     def _compute_recording(self):
         media = (
@@ -150,6 +153,7 @@ class OmnichannelCall(models.Model):
             "answer_date": self.answer_date,
             "end_date": self.end_date,
             "user_id": self.user_id,
+            "outcome": self.outcome,
         }
         values = {}
         agent_ringing = self.env["res.users"]
@@ -195,7 +199,9 @@ class OmnichannelCall(models.Model):
             elif update.get("cause_text") and not current["hangup_cause_text"]:
                 values["hangup_cause_text"] = update["cause_text"]
             if update.get("talk_seconds") is not None:
-                values["talk_seconds"] = max(int(update["talk_seconds"]), current["talk_seconds"] or 0)
+                values["provider_talk_seconds"] = max(
+                    int(update["talk_seconds"]), current["provider_talk_seconds"] or 0
+                )
             if update.get("customer_name"):
                 values.setdefault("_customer_name", update["customer_name"])
             if update.get("recording"):
@@ -232,7 +238,7 @@ class OmnichannelCall(models.Model):
             "provider_outcome": self.provider_outcome,
             "hangup_cause": self.hangup_cause,
             "hangup_cause_text": self.hangup_cause_text,
-            "talk_seconds": self.talk_seconds,
+            "provider_talk_seconds": self.provider_talk_seconds,
         }
 
     def _settle_outcome(self):
@@ -255,8 +261,12 @@ class OmnichannelCall(models.Model):
             outcome = "failed"
         if outcome != self.outcome:
             values["outcome"] = outcome
-        if self.state == "ended" and self.answer_date and self.end_date and not self.talk_seconds:
-            values["talk_seconds"] = max(0, int((self.end_date - self.answer_date).total_seconds()))
+        # From the facts every time (an earlier answer read late moves it), unless the system said.
+        talk = self.provider_talk_seconds
+        if not talk and self.state == "ended" and self.answer_date and self.end_date:
+            talk = max(0, int((self.end_date - self.answer_date).total_seconds()))
+        if (talk or 0) != self.talk_seconds:
+            values["talk_seconds"] = talk or 0
         if values:
             self.write(values)
 
@@ -284,7 +294,7 @@ class OmnichannelCall(models.Model):
         if self.state == "answered":
             parts.append(_("in progress"))
         if self.talk_seconds:
-            parts.append(_talk(self.talk_seconds))
+            parts.append(_talk(self.env, self.talk_seconds))
         if self.user_id:
             parts.append(self.user_id.name)
         if self.note:
@@ -329,7 +339,10 @@ class OmnichannelCall(models.Model):
             event["sender"] = {"phone": number, "name": customer_name}
             known = self.env["omnichannel.identity"].sudo()._lookup([("phone", number)], channel.company_id)
             self.partner_known = bool(known)
-        interaction = self.env["omnichannel.ingest"].sudo().ingest([event])
+        # An outgoing call joins the conversation, but is the agent's response only once answered.
+        unregistered = event["direction"] == "outbound"
+        ingest = self.env["omnichannel.ingest"].sudo().with_context(omnichannel_unregistered=unregistered)
+        interaction = ingest.ingest([event])
         self.write(
             {
                 "interaction_id": interaction.id,
@@ -350,9 +363,10 @@ class OmnichannelCall(models.Model):
             if self.user_id and (not conversation.user_id or conversation.state == "new"):
                 # Whoever answers takes the conversation the call opened (the team had guessed).
                 conversation.user_id = self.user_id
-            if self.direction != "outbound":
-                conversation.with_context(tracking_disable=True)._register_messages([("outbound", self.answer_date)])
-        if self.state == "ended" and before["state"] != "ended":
+            # The answer is the agent's response, whichever side called: an unanswered call back is not.
+            conversation.with_context(tracking_disable=True)._register_messages([("outbound", self.answer_date)])
+        if self.state == "ended" and (before["state"] != "ended" or self.outcome != before["outcome"]):
+            # Again when the outcome changed: the answer of a call may be read after its end.
             self._after_end()
 
     def _after_end(self):
@@ -373,8 +387,11 @@ class OmnichannelCall(models.Model):
             else:
                 self._schedule_call_back()
 
-    def _call_back_activities(self, partner):
-        conversations = self.env["omnichannel.conversation"].sudo().search([("partner_id", "=", partner.id)])
+    def _call_back_activities(self, partner, company=None):
+        domain = [("partner_id", "=", partner.id)]
+        if company:
+            domain.append(("company_id", "=", company.id))
+        conversations = self.env["omnichannel.conversation"].sudo().search(domain)
         return (
             self.env["mail.activity"]
             .sudo()
@@ -388,8 +405,19 @@ class OmnichannelCall(models.Model):
         )
 
     def _schedule_call_back(self):
-        """One "Call back" activity per customer waiting for one, however many times they called."""
+        """One "Call back" activity per customer waiting for one, however many times they called;
+        none when they were spoken to after this call (its events read late)."""
         conversation = self.conversation_id.sudo()
+        spoken_since = self.sudo().search_count(
+            [
+                ("partner_id", "=", self.partner_id.id),
+                ("company_id", "=", self.company_id.id),
+                ("outcome", "=", "answered"),
+                ("answer_date", ">", self.start_date),
+            ]
+        )
+        if spoken_since:
+            return
         team = conversation.team_id or self.channel_id.team_id
         user = (
             self.user_id
@@ -405,7 +433,7 @@ class OmnichannelCall(models.Model):
             time=when.strftime("%Y-%m-%d %H:%M"),
             number=self._formatted_number(),
         )
-        existing = self._call_back_activities(self.partner_id)
+        existing = self._call_back_activities(self.partner_id, self.company_id)
         if existing:
             activity = existing[0]
             activity.note = (activity.note or "") + Markup("<p>%s</p>") % line
@@ -424,9 +452,14 @@ class OmnichannelCall(models.Model):
             return
         answered = self.answer_date or self.end_date
         missed_since = self.sudo().search_count(
-            [("partner_id", "=", self.partner_id.id), ("outcome", "=", "missed"), ("start_date", ">", answered)]
+            [
+                ("partner_id", "=", self.partner_id.id),
+                ("company_id", "=", self.company_id.id),
+                ("outcome", "=", "missed"),
+                ("start_date", ">", answered),
+            ]
         )
-        pending = self._call_back_activities(self.partner_id)
+        pending = self._call_back_activities(self.partner_id, self.company_id)
         if pending and not missed_since:
             when = fields.Datetime.context_timestamp(self, answered).strftime("%Y-%m-%d %H:%M")
             pending.action_feedback(feedback=_("Spoken to on %(date)s (%(call)s).", date=when, call=self.display_name))
@@ -550,6 +583,8 @@ class OmnichannelCall(models.Model):
         the customer's. ``key`` makes a repeated request (a double click, a retried RPC) place one
         call: the same key returns the call already placed."""
         user = self.env.user
+        if not user.has_group("omnichannel_base.group_omnichannel_user"):
+            raise AccessError(_("Only Omnichannel users can place calls from Odoo."))
         if key:
             existing = self.sudo().search([("dial_key", "=", key)], limit=1)
             if existing:
@@ -558,8 +593,12 @@ class OmnichannelCall(models.Model):
             raise UserError(_("Set your phone extension on your user preferences before calling from Odoo."))
         if channel and channel.channel_type != "voice":
             channel = False
-        channel = channel or self.env["omnichannel.channel"].search(
-            [("channel_type", "=", "voice"), ("company_id", "in", self.env.companies.ids)], limit=1
+        Channel = self.env["omnichannel.channel"]
+        # The line of the company the agent works in, else one of their other companies'.
+        channel = (
+            channel
+            or Channel.search([("channel_type", "=", "voice"), ("company_id", "=", self.env.company.id)], limit=1)
+            or Channel.search([("channel_type", "=", "voice"), ("company_id", "in", self.env.companies.ids)], limit=1)
         )
         if not channel:
             raise UserError(_("No phone channel is set up: an administrator adds one in Omnichannel > Channels."))
@@ -603,7 +642,17 @@ class OmnichannelCall(models.Model):
             )
             call._settle_outcome()
             call.interaction_id._set_summary(call._summary())
-            raise UserError(_("The phone system could not place the call: %(error)s", error=exc)) from None
+            # Kept on the timeline as a failed call (raising would roll it back), and said plainly.
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "title": _("The call could not be placed"),
+                    "message": _("The phone system refused it: %(error)s", error=exc),
+                    "type": "danger",
+                    "sticky": True,
+                },
+            }
         return call._dial_notification()
 
     def _dial_notification(self):
@@ -631,7 +680,7 @@ class OmnichannelCall(models.Model):
         for call in self:
             details = [(_("Outcome"), outcomes[call.outcome] if call.outcome else states[call.state])]
             if call.talk_seconds:
-                details.append((_("Talk time"), _talk(call.talk_seconds)))
+                details.append((_("Talk time"), _talk(call.env, call.talk_seconds)))
             if call.user_id:
                 details.append((_("Agent"), call.user_id.name))
             if call.customer_number:

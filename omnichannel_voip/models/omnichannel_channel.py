@@ -16,7 +16,7 @@ class OmnichannelChannel(models.Model):
         help="An answered call is the agent's answer to the customer: it resolves their conversation, or the "
         "conversation stays open for a follow-up (a quotation to send, a delivery to check).",
     )
-    call_count = fields.Integer(compute="_compute_call_count")
+    call_count = fields.Integer(compute="_compute_call_count", groups="omnichannel_base.group_omnichannel_user")
 
     def _compute_call_count(self):
         counts = dict(

@@ -11,7 +11,11 @@ class ResPartner(models.Model):
 
     def _omni_timeline_actions(self, interactions):
         actions = super()._omni_timeline_actions(interactions)
-        calls = interactions.filtered(lambda i: i.res_model == "omnichannel.call" and i.res_id)
+        unknown = self.env.ref("omnichannel_voip.partner_withheld")
+        # A withheld or undiallable caller cannot be called back.
+        calls = interactions.filtered(
+            lambda i: i.res_model == "omnichannel.call" and i.res_id and i.partner_id != unknown
+        )
         recorded = (
             self.env["omnichannel.call"].sudo().browse(calls.mapped("res_id")).filtered("recording_attachment_id")
         )

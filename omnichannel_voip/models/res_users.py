@@ -1,6 +1,7 @@
 import phonenumbers
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResUsers(models.Model):
@@ -22,24 +23,62 @@ class ResUsers(models.Model):
         return super().SELF_WRITEABLE_FIELDS + ["omni_extension"]
 
     @api.model
-    def _omni_user_of_extension(self, channel, extension):
-        """The internal user of ``channel``'s company reached at ``extension`` (as the phone system
-        names it: "1001", "+34910000123", "client:ana", "sip:1001@pbx"), or an empty recordset."""
+    def _omni_extension_key(self, extension, region):
+        """What makes two extensions the same phone: E.164 for numbers, else the bare extension
+        ("sip:1001@pbx" is 1001), case-insensitively ("client:Ana" is "client:ana")."""
         extension = (extension or "").strip()
-        if not extension:
-            return self.browse()
-        candidates = {extension}
         bare = extension.removeprefix("sip:").removeprefix("tel:").split("@", 1)[0]
-        candidates.add(bare)
-        e164 = self._omni_e164(bare, channel.country_id.code)
+        return self._omni_e164(bare, region) or bare.casefold()
+
+    @api.constrains("omni_extension", "company_ids")
+    def _check_omni_extension_unique(self):
+        """One phone, one agent: calls ringing there pop up on their screen and are theirs."""
+        for user in self.filtered("omni_extension"):
+            for company in user.company_ids:
+                key = self._omni_extension_key(user.omni_extension, company.country_id.code)
+                others = self.sudo().search(
+                    [
+                        ("id", "!=", user.id),
+                        ("share", "=", False),
+                        ("omni_extension", "!=", False),
+                        ("company_ids", "in", company.ids),
+                    ]
+                )
+                clash = others.filtered(
+                    lambda other, key=key, company=company: (
+                        self._omni_extension_key(other.omni_extension, company.country_id.code) == key
+                    )
+                )
+                if clash:
+                    raise ValidationError(
+                        _(
+                            "The phone extension %(extension)s is already %(user)s's in %(company)s.",
+                            extension=user.omni_extension,
+                            user=clash[0].name,
+                            company=company.name,
+                        )
+                    )
+
+    @api.model
+    def _omni_user_of_extension(self, channel, extension):
+        """The agent of ``channel``'s company reached at ``extension`` (as the phone system names
+        it: "1001", "+34910000123", "client:ana", "sip:1001@pbx"), or an empty recordset. Only
+        Omnichannel users: the screen pop shows the caller, and the call becomes theirs."""
+        if not (extension or "").strip():
+            return self.browse()
+        region = channel.country_id.code
+        key = self._omni_extension_key(extension, region)
         users = self.sudo().search(
-            [("share", "=", False), ("omni_extension", "!=", False), ("company_ids", "in", channel.company_id.ids)]
+            [
+                ("share", "=", False),
+                ("omni_extension", "!=", False),
+                ("company_ids", "in", channel.company_id.ids),
+                ("groups_id", "in", self.env.ref("omnichannel_base.group_omnichannel_user").id),
+            ]
         )
-        for user in users:
-            ext = user.omni_extension.strip()
-            if ext in candidates or (e164 and self._omni_e164(ext, channel.country_id.code) == e164):
-                return user
-        return self.browse()
+        return next(
+            (user for user in users if self._omni_extension_key(user.omni_extension, region) == key), self.browse()
+        )
 
     @api.model
     def _omni_e164(self, number, region):

@@ -6,6 +6,8 @@ from . import (
     test_asterisk_provider,
     test_call_core,
     test_channel,
+    test_review_ari,
+    test_review_core,
     test_twilio_voice,
     test_twilio_voice_fuzz,
     test_voip_ui,

@@ -197,9 +197,9 @@ class FakeAri:
     def __exit__(self, *exc):
         self.stop()
 
-    def start(self):
+    def start(self, port=0):
         handler = type("Handler", (_Handler,), {"ari": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-ari", daemon=True).start()
 

@@ -394,10 +394,13 @@ class TestAsteriskClickToDial(AsteriskCase):
 
     def test_refused_originate_says_why(self):
         self.ari.inject("POST", r"^/ari/channels$", status=400, times=5)
-        with self.assertRaisesRegex(UserError, "Injected failure"):
-            self.customer.with_user(self.ana).action_omni_dial()
+        action = self.customer.with_user(self.ana).action_omni_dial()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("Injected failure", action["params"]["message"])
         call = self.Call.search([("channel_id", "=", self.channel.id)])
         self.assertEqual((call.state, call.outcome), ("ended", "failed"))
+        self.assertIn("Injected failure", call.hangup_cause_text)
+        self.assertIn("Outgoing call · Failed", call.interaction_id.summary, "kept on the timeline as a failed call")
 
     def test_connection(self):
         action = self.channel.action_test_connection()

@@ -12,7 +12,6 @@ from xml.etree import ElementTree
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from odoo.exceptions import UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tests.common import _super_send
 
@@ -463,12 +462,15 @@ class TestTwilioVoiceCalls(VoiceCase):
     def test_click_to_dial_refused(self):
         customer = self.env["res.partner"].create({"name": "Lucía Prieto", "phone": CUSTOMER})
         self.twilio.inject("POST", r"/Calls\.json$", code=21215, message="Account not authorized to call +34612345678.")
-        with self.assertRaisesRegex(UserError, "Voice geographic permissions"):
-            customer.with_user(self.ana).action_omni_dial()
+        action = customer.with_user(self.ana).action_omni_dial()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("Voice geographic permissions", action["params"]["message"])
         self.twilio.inject("POST", r"/Calls\.json$", status=503)
-        with self.assertRaisesRegex(UserError, "Service Unavailable"):
-            customer.with_user(self.ana).action_omni_dial()
+        action = customer.with_user(self.ana).action_omni_dial()
+        self.assertIn("Service Unavailable", action["params"]["message"])
         self.assertFalse(self.twilio.placed)
+        failed = self.env["omnichannel.call"].search([("partner_id", "=", customer.id)])
+        self.assertEqual(failed.mapped("outcome"), ["failed", "failed"], "each attempt kept as a failed call")
 
     def test_forged_requests_are_refused(self):
         pairs = self.twilio.common(new_sid(), CUSTOMER, OUR_NUMBER, "ringing", "inbound")

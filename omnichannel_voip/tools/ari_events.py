@@ -224,7 +224,9 @@ class _Reader:
         found = marker(caller) if caller is not None and marker(caller) is not None else marker(channel)
         if found == "":
             return None
-        key = linkedid(channel) or (linkedid(caller) if caller is not None else None)
+        # The dialing channel's word first: a call picked up from another phone (Pickup, *8) swaps
+        # the picking phone's channel into the call, and its linkedid stays its own until bridged.
+        key = (linkedid(caller) if caller is not None else None) or linkedid(channel)
         unlinked = key is None
         if unlinked:
             # No CHANNEL(linkedid): the leg Stasis and Dial see first stands for the call.

@@ -45,7 +45,7 @@ BACKOFF_FIRST = 1.0  # seconds before the first reconnection
 BACKOFF_CAP = 30.0
 STABLE = 60.0  # a connection that lasted this long resets the backoff
 RECV_TIMEOUT = 1.0  # how often a quiet socket checks whether it should stop
-PING_INTERVAL = 20.0  # a dead TCP connection is noticed within about this
+PING_INTERVAL = 20.0  # seconds between pings; one unanswered for half of this means the connection is dead
 RECONCILE_INTERVAL = 120.0  # open calls without a channel are ended at least this often, not only on reconnect
 DIALING_GRACE = timedelta(minutes=2)  # a click-to-dial row whose channel may not exist yet
 PROVIDER = "asterisk"
@@ -176,34 +176,40 @@ class AriListener:
 
     def pump(self, until=None, timeout=None):
         """Handle events until the socket closes or ``stop()`` (or ``until()`` is true, or
-        ``timeout`` seconds passed: for tests). Raises when the connection is lost."""
+        ``timeout`` seconds passed: for tests). Raises when the connection is lost, or looks
+        lost: a ping that nothing answered within half a ping interval (a NAT or firewall that
+        dropped the connection silently; Asterisk would meanwhile hold calls in Stasis)."""
         deadline = time.monotonic() + timeout if timeout is not None else None
-        last_ping = last_reconcile = time.monotonic()
+        last_ping = last_reconcile = last_frame = time.monotonic()
         while not self.stopping.is_set():
             if until is not None and until():
                 return True
-            if deadline is not None and time.monotonic() > deadline:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
                 return False
+            if last_ping > last_frame and now - last_ping > PING_INTERVAL / 2:
+                raise websocket.WebSocketConnectionClosedException("no answer to our ping: the connection is dead")
+            if now - last_ping > PING_INTERVAL:
+                self.ws.ping()
+                last_ping = now
+            if now - last_reconcile > RECONCILE_INTERVAL:
+                # Checked on a busy socket too. A call whose events were not ours to read (its
+                # marker could not be set) or were lost would stay open: end it once Asterisk
+                # has no channel for it.
+                self.reconcile()
+                last_reconcile = time.monotonic()
             try:
                 self.idle.set()
-                message = self.ws.recv()
+                opcode, data = self.ws.recv_data(control_frame=True)  # pongs count as signs of life
             except websocket.WebSocketTimeoutException:
-                if time.monotonic() - last_ping > PING_INTERVAL:
-                    self.ws.ping()
-                    last_ping = time.monotonic()
-                if time.monotonic() - last_reconcile > RECONCILE_INTERVAL:
-                    # A call whose events were not ours to read (its marker could not be set) or
-                    # were lost would stay open: end it once Asterisk has no channel for it.
-                    self.reconcile()
-                    last_reconcile = time.monotonic()
                 continue
             finally:
                 self.idle.clear()
-            if self.ws is None or not self.ws.connected:
+            last_frame = time.monotonic()
+            if self.ws is None or not self.ws.connected or opcode == websocket.ABNF.OPCODE_CLOSE:
                 raise websocket.WebSocketConnectionClosedException("the events WebSocket closed")
-            if not message:
-                continue
-            self.handle_message(message)
+            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY) and data:
+                self.handle_message(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
         return False
 
     # ------------------------------------------------------------ events
@@ -239,12 +245,13 @@ class AriListener:
         return row_id
 
     def _store(self, event):
-        body = json.dumps(event, ensure_ascii=False).encode()
+        body = json.dumps(event).encode()  # ASCII: a lone surrogate in a caller name cannot fail it
         key = ari_events.event_key(self.channel_id, event)
 
         def store(env):
             channel = env["omnichannel.channel"].browse(self.channel_id)
-            return env["omnichannel.inbox"]._store(channel, body, "application/json", key=key)
+            # Not woken: processed here right after; the inbox job would only race us for it.
+            return env["omnichannel.inbox"]._store(channel, body, "application/json", key=key, wake=False)
 
         row_id = self._env_call(store)
         if row_id:
