@@ -1,4 +1,5 @@
-"""Review of the Asterisk ARI path (issue 11, reviewer 6): each test shows one problem found.
+"""The Asterisk ARI path where real PBXs and networks are awkward: call pickup, events read out of
+order across deliveries, silently dead sockets, busy sockets.
 
 The events are the local ARI server's (tests/fake_ari.py), or, where the fake does not play the
 situation (call pickup), built with its own ``snapshot()`` exactly as Asterisk's code emits them
@@ -20,7 +21,7 @@ from odoo.addons.omnichannel_voip.tools.ari_listener import AriListener
 
 
 @tagged("post_install", "-at_install")
-class TestReviewAriEvents(AsteriskCase):
+class TestAriAwkwardEvents(AsteriskCase):
     # ------------------------------------------------------------ helpers
     def leg(self, uid, name, state, linkedid, *, caller=("", ""), marker="inbound", context="from-trunk",
             exten="910000000", app=("", ""), created=None):  # fmt: skip
@@ -257,7 +258,7 @@ class _BlackHoleProxy:
 
 
 @tagged("post_install", "-at_install")
-class TestReviewAriListener(HttpCase):
+class TestAriListenerLiveness(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

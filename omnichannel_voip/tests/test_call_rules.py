@@ -1,6 +1,5 @@
-"""Review of issue 11 (helper 7): failing tests for problems found in the call core.
-
-Each test acts as real non-admin users and fails on the code as reviewed."""
+"""Rules of the call core that a first version got wrong: late events and the Call back, companies,
+who may be an agent, who may dial, and what counts as the first response. As non-admin users."""
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
@@ -10,7 +9,7 @@ from .test_twilio_voice import CUSTOMER, VoiceCase
 
 
 @tagged("post_install", "-at_install")
-class TestReviewCore(CallCase):
+class TestCallRules(CallCase):
     def missed(self, key, minutes, number="612345678", ext="1001", channel=None):
         channel = channel or self.channel
         return [
@@ -115,7 +114,7 @@ class TestReviewCore(CallCase):
 
 
 @tagged("post_install", "-at_install")
-class TestReviewTwilioDial(VoiceCase):
+class TestDialRules(VoiceCase):
     """Click-to-dial against the local Twilio, as real users."""
 
     def test_user_without_omnichannel_group_cannot_place_calls(self):
