@@ -1,6 +1,6 @@
 import mimetypes
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.wrappers import Response
 
@@ -10,6 +10,7 @@ from odoo.tools import html2plaintext
 from odoo.tools.translate import LazyTranslate
 
 from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse
+from odoo.addons.omnichannel_base.tools import twilio_signature
 from odoo.addons.omnichannel_base.tools.provider import ProviderError
 
 from ..tools import twilio
@@ -94,12 +95,7 @@ class OmnichannelProviderTwilio(models.AbstractModel):
     def _webhook_urls(self, channel, httprequest):
         """The URLs Twilio may have signed: the one Odoo received (behind a proxy, as
         ``proxy_mode`` rebuilds it) and the channel's, as the administrator gave it to Twilio."""
-        urls = [httprequest.url]
-        configured = channel.sudo().webhook_url
-        if configured:
-            query = urlsplit(httprequest.url).query
-            urls.append(f"{configured}?{query}" if query else configured)
-        return list(dict.fromkeys(urls))
+        return twilio_signature.signed_urls(httprequest, channel.sudo().webhook_url)
 
     @api.model
     def _verify_webhook(self, channel, httprequest):

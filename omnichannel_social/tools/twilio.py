@@ -13,11 +13,9 @@ value, fields sorted by name. A name given several times contributes each distin
 sorted order, as Twilio's own helper libraries do.
 """
 
-import base64
-import hashlib
-import hmac
 import re
-from urllib.parse import urlsplit
+
+from odoo.addons.omnichannel_base.tools.twilio_signature import is_authentic, signature, url_variants  # noqa: F401
 
 # Statuses of a Message resource (Twilio "Message resource", status values) as our delivery
 # states. Absent: accepted, scheduled, queued and sending (not yet with the carrier: the outbox
@@ -40,46 +38,6 @@ SID = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 class PayloadError(ValueError):
     """The form cannot be used at all (the reason in str)."""
-
-
-def signature(auth_token, url, params):
-    """``X-Twilio-Signature`` of a POST of ``params`` (pairs, or a dict) to ``url``."""
-    pairs = params.items() if isinstance(params, dict) else params
-    values = {}
-    for name, value in pairs:
-        values.setdefault(name, set()).add(value)
-    data = url + "".join(name + value for name in sorted(values) for value in sorted(values[name]))
-    digest = hmac.new(auth_token.encode(), data.encode("utf-8", "surrogatepass"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def url_variants(url):
-    """``url`` as Twilio may have signed it: as is, without its port, and with the scheme's
-    default port (Twilio's libraries check both spellings, its signing being inconsistent)."""
-    variants = [url]
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return variants
-    host = parts.netloc.rsplit("@", 1)[-1]
-    if port:
-        variants.append(parts._replace(netloc=parts.netloc[: -len(f":{port}")]).geturl())
-    elif host and parts.scheme in ("http", "https"):
-        variants.append(parts._replace(netloc=f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}").geturl())
-    return variants
-
-
-def is_authentic(auth_token, urls, params, received):
-    """Whether ``received`` (the header) signs ``params`` for one of ``urls``, compared in constant time."""
-    if not auth_token or not received:
-        return False
-    received = received.strip().encode("utf-8", "replace")
-    found = False
-    for url in urls:
-        for variant in url_variants(url):
-            found |= hmac.compare_digest(signature(auth_token, variant, params).encode(), received)
-    return found
 
 
 def parse_form(pairs):

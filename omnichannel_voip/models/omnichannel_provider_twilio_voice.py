@@ -10,6 +10,7 @@ from odoo.exceptions import AccessDenied, ValidationError
 from odoo.tools.translate import LazyTranslate
 
 from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse
+from odoo.addons.omnichannel_base.tools import twilio_signature
 from odoo.addons.omnichannel_base.tools.provider import ProviderError
 
 from ..tools import twilio_voice
@@ -81,14 +82,7 @@ class OmnichannelProviderTwilioVoice(models.AbstractModel):
     def _webhook_urls(self, channel, httprequest):
         """The URLs Twilio may have signed: the one Odoo received (behind a proxy, as
         ``proxy_mode`` rebuilds it) and the channel's, as the administrator gave it to Twilio."""
-        # The query as it came: werkzeug's ``url`` decodes some escapes (%2B in ``to=``), Twilio
-        # signs the URL exactly as we wrote it.
-        query = httprequest.query_string.decode("utf-8", "replace")
-        urls = [f"{httprequest.base_url}?{query}" if query else httprequest.base_url, httprequest.url]
-        configured = channel.sudo().webhook_url
-        if configured:
-            urls.append(f"{configured}?{query}" if query else configured)
-        return list(dict.fromkeys(urls))
+        return twilio_signature.signed_urls(httprequest, channel.sudo().webhook_url)
 
     @api.model
     def _verify_webhook(self, channel, httprequest):

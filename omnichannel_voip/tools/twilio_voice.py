@@ -24,19 +24,16 @@ click-to-dial), ``dir`` (``in``/``out``: a dialed leg's own ``Direction`` is alw
 ``recording``; ``status``: the StatusCallback of a call we created; ``connect``: the TwiML of a
 click-to-dial once the agent answered, with ``to``, the customer's number).
 
-``X-Twilio-Signature`` (Twilio "Webhooks security"): base64 of HMAC-SHA1, keyed with the
-account's Auth Token, of the full URL followed by each POST field's name and value, sorted by
-name (the same as Programmable Messaging's; omnichannel_social is not a dependency of this module).
+``X-Twilio-Signature`` is Programmable Messaging's: ``omnichannel_base/tools/twilio_signature.py``.
 """
 
-import base64
 import email.utils
-import hashlib
-import hmac
 import re
 from datetime import timezone
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from xml.etree import ElementTree
+
+from odoo.addons.omnichannel_base.tools.twilio_signature import is_authentic, signature, url_variants  # noqa: F401
 
 MAX_SID_CHARS = 64  # Twilio's are 34 ("CA" + 32 hex); compatible providers use UUIDs
 MAX_ADDRESS_CHARS = 128  # E.164 is 16; "client:<identity>" and SIP addresses are longer
@@ -62,46 +59,6 @@ DIAL_EVENTS = "initiated ringing answered completed"
 
 class PayloadError(ValueError):
     """The form cannot be used at all (the reason in str)."""
-
-
-# ------------------------------------------------------------------ signature
-def signature(auth_token, url, params):
-    """``X-Twilio-Signature`` of a POST of ``params`` (pairs, or a dict) to ``url``."""
-    pairs = params.items() if isinstance(params, dict) else params
-    values = {}
-    for name, value in pairs:
-        values.setdefault(name, set()).add(value)
-    data = url + "".join(name + value for name in sorted(values) for value in sorted(values[name]))
-    digest = hmac.new(auth_token.encode(), data.encode("utf-8", "surrogatepass"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def url_variants(url):
-    """``url`` as Twilio may have signed it: as is, without its port, and with the scheme's default port."""
-    variants = [url]
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return variants
-    host = parts.netloc.rsplit("@", 1)[-1]
-    if port:
-        variants.append(parts._replace(netloc=parts.netloc[: -len(f":{port}")]).geturl())
-    elif host and parts.scheme in ("http", "https"):
-        variants.append(parts._replace(netloc=f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}").geturl())
-    return variants
-
-
-def is_authentic(auth_token, urls, params, received):
-    """Whether ``received`` (the header) signs ``params`` for one of ``urls``, compared in constant time."""
-    if not auth_token or not received:
-        return False
-    received = received.strip().encode("utf-8", "replace")
-    found = False
-    for url in urls:
-        for variant in url_variants(url):
-            found |= hmac.compare_digest(signature(auth_token, variant, params).encode(), received)
-    return found
 
 
 # ------------------------------------------------------------------ reading
