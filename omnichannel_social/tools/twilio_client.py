@@ -1,108 +1,16 @@
-"""Client of Twilio's REST API (2010-04-01) for Programmable Messaging. Plain Python and ``requests``.
+"""Twilio's Messages resource for the SMS provider, on the shared client of Twilio's REST API
+(``omnichannel_base/tools/twilio_api.py``: timeouts, authentication, errors)."""
 
-Every call goes through :meth:`TwilioClient.request`: explicit timeouts, HTTP basic auth with
-the Account SID and Auth Token, and failures as :class:`TwilioError`. Twilio's error body
-(Twilio "Errors and warnings", REST API responses)::
-
-    {"code": 21211, "message": "The 'To' number +1555 is not a valid phone number.",
-     "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}
-"""
-
-import email.utils
-import time
-
-import requests
-
-DEFAULT_BASE_URL = "https://api.twilio.com"
-API_VERSION = "2010-04-01"
-# Codes worth retrying (Twilio "Error dictionary"): 20429 too many requests, 20500 internal
-# error, 20503 service unavailable, 30001 queue overflow. Any HTTP 429 or 5xx is as well.
-TRANSIENT_CODES = frozenset({20429, 20500, 20503, 30001})
+from odoo.addons.omnichannel_base.tools.twilio_api import (  # noqa: F401 (the provider's names)
+    DEFAULT_BASE_URL,
+    TwilioApi,
+    TwilioError,
+    TwilioTimeout,
+)
 
 
-class TwilioError(Exception):
-    """A Twilio call that did not succeed: ``status`` (HTTP, None without an answer), ``code``,
-    ``message``, ``more_info`` from Twilio's body, ``retry_after`` seconds when it said."""
-
-    def __init__(self, message, *, status=None, code=None, more_info=None, retry_after=None, transient=None):
-        super().__init__(message)
-        self.message, self.status, self.code, self.more_info = message, status, code, more_info
-        self.retry_after = retry_after
-        self._transient = transient
-
-    @property
-    def transient(self):
-        if self._transient is not None:
-            return self._transient
-        return self.status == 429 or (self.status or 0) >= 500 or self.code in TRANSIENT_CODES
-
-    def __str__(self):
-        return f"({self.code}) {self.message}" if self.code is not None else self.message
-
-
-class TwilioTimeout(TwilioError):
-    """No answer in time: for a send, Twilio may have accepted the message all the same."""
-
-
-class Timeouts(tuple):
-    """``(connect, read)`` seconds, comparable with a number by its longest part (Odoo's test
-    harness compares every request's timeout with a number)."""
-
-    def __new__(cls, connect, read):
-        return super().__new__(cls, (connect, read))
-
-    def __lt__(self, other):
-        if isinstance(other, (int, float)):
-            return max(self) < other
-        return super().__lt__(other)
-
-
-class TwilioClient:
-    """Calls to one Twilio account. ``base_url`` is ``https://api.twilio.com`` unless a test
-    or a Twilio-compatible provider says otherwise."""
-
-    def __init__(self, base_url, account_sid, auth_token, timeout=(3.05, 10), session=None):
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.account_sid, self.auth_token = account_sid, auth_token
-        self.timeout = Timeouts(*timeout) if isinstance(timeout, (tuple, list)) else timeout
-        self.session = session or requests.Session()
-
-    def request(self, method, path_or_url, *, params=None, data=None, raw=False):
-        """Call the API; return the JSON answer (the ``requests.Response`` when ``raw``)."""
-        if path_or_url.startswith(("http://", "https://")):
-            url = path_or_url
-        else:
-            url = f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}{path_or_url}"
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                auth=(self.account_sid, self.auth_token),
-                headers={"Accept": "application/json"},
-                timeout=self.timeout,
-            )
-        except requests.Timeout as exc:
-            # Connecting timed out: nothing reached Twilio, try again. Reading did: it may have acted.
-            raise (TwilioError if isinstance(exc, requests.ConnectTimeout) else TwilioTimeout)(
-                f"no answer from {method} {_no_query(url)} in time", transient=True
-            ) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TwilioError(f"cannot reach {_no_query(url)}: {exc.__class__.__name__}", transient=True) from exc
-        except requests.RequestException as exc:
-            raise TwilioError(f"cannot call {method} {_no_query(url)}: {exc}", transient=False) from exc
-        if not response.ok:
-            raise _error_from_response(response)
-        if raw:
-            return response
-        try:
-            return response.json()
-        except ValueError:
-            raise TwilioError(
-                f"{method} {_no_query(url)} answered HTTP {response.status_code} without JSON",
-                status=response.status_code,
-            ) from None
+class TwilioClient(TwilioApi):
+    """Programmable Messaging calls of one Twilio account."""
 
     def send_message(self, data):
         """Create a Message (``To``, ``From`` or ``MessagingServiceSid``, ``Body``, ``MediaUrl``
@@ -112,56 +20,6 @@ class TwilioClient:
     def fetch_message(self, sid):
         return self.request("GET", f"/Messages/{sid}.json")
 
-    def account(self):
-        """``friendly_name``, ``status`` (active, suspended, closed), ``type`` (Trial, Full)."""
-        return self.request("GET", ".json")
-
-    def incoming_numbers(self, phone_number):
-        """The account's numbers equal to ``phone_number`` (E.164)."""
-        answer = self.request("GET", "/IncomingPhoneNumbers.json", params={"PhoneNumber": phone_number})
-        return answer.get("incoming_phone_numbers") or []
-
     def download_media(self, url):
-        """(bytes, content type) of a ``MediaUrl{N}``. Twilio answers with a redirect to the file;
-        ``requests`` drops the credentials when the redirect leaves the API's host."""
-        response = self.request("GET", url, raw=True)
-        return response.content, response.headers.get("Content-Type") or None
-
-
-def _no_query(url):
-    return url.split("?", 1)[0]
-
-
-def _error_from_response(response):
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    retry_after = _retry_after(response.headers.get("Retry-After"))
-    if not isinstance(body, dict) or not body.get("message"):
-        return TwilioError(
-            f"HTTP {response.status_code} {response.reason or 'error'}",
-            status=response.status_code,
-            retry_after=retry_after,
-        )
-    code = body.get("code")
-    return TwilioError(
-        str(body["message"]),
-        status=response.status_code,
-        code=int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None,
-        more_info=body.get("more_info"),
-        retry_after=retry_after,
-    )
-
-
-def _retry_after(value):
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0, round(when.timestamp() - time.time())) if when else None
+        """(bytes, content type) of a ``MediaUrl{N}``."""
+        return self.download(url)

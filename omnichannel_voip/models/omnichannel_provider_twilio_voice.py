@@ -14,7 +14,7 @@ from odoo.addons.omnichannel_base.tools import twilio_signature
 from odoo.addons.omnichannel_base.tools.provider import ProviderError
 
 from ..tools import twilio_voice
-from ..tools.twilio_voice_client import DEFAULT_BASE_URL, TwilioVoiceClient, TwilioVoiceError, TwilioVoiceTimeout
+from ..tools.twilio_voice_client import DEFAULT_BASE_URL, TwilioVoiceClient, TwilioError, TwilioTimeout
 
 _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
@@ -71,7 +71,7 @@ class OmnichannelProviderTwilioVoice(models.AbstractModel):
         """``TwilioVoiceClient.<method>`` for ``channel``, with Twilio's errors as ProviderError."""
         try:
             return getattr(self._client(channel), method)(*args, **kwargs)
-        except TwilioVoiceError as exc:
+        except TwilioError as exc:
             message = exc.message
             if exc.code in ERROR_MEANINGS:
                 message = f"{ERROR_MEANINGS[exc.code]} ({exc.message})"
@@ -252,7 +252,7 @@ class OmnichannelProviderTwilioVoice(models.AbstractModel):
                 timeout=channel.tv_ring_timeout or 30,
             )
         except ProviderError as exc:
-            if not isinstance(exc.__cause__, TwilioVoiceTimeout):
+            if not isinstance(exc.__cause__, TwilioTimeout):
                 raise
             # Twilio may have placed it: look for it rather than place a second one.
             sid = self._placed_call(channel, agent, started)
