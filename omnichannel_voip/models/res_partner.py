@@ -11,10 +11,11 @@ class ResPartner(models.Model):
 
     def _omni_timeline_actions(self, interactions):
         actions = super()._omni_timeline_actions(interactions)
-        unknown = self.env.ref("omnichannel_voip.partner_withheld")
-        # A withheld or undiallable caller cannot be called back.
+        # A withheld or undiallable caller cannot be called back. (The id from the registry's cache:
+        # env.ref would query on every timeline page.)
+        unknown_id = self.env["ir.model.data"]._xmlid_to_res_id("omnichannel_voip.partner_withheld")
         calls = interactions.filtered(
-            lambda i: i.res_model == "omnichannel.call" and i.res_id and i.partner_id != unknown
+            lambda i: i.res_model == "omnichannel.call" and i.res_id and i.partner_id.id != unknown_id
         )
         recorded = (
             self.env["omnichannel.call"].sudo().browse(calls.mapped("res_id")).filtered("recording_attachment_id")

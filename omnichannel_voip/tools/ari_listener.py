@@ -75,6 +75,8 @@ class AriListener:
         self.client = None
         self.stats = {"connections": 0, "events": 0, "stored": 0, "processed": 0, "routed": 0, "errors": 0}
         self.idle = threading.Event()
+        self.suspects = set()  # open calls without a channel at the last periodic check
+        self.touched = set()  # calls an event was read for since then
 
     # ------------------------------------------------------------ database access
     def _env_call(self, func):
@@ -196,7 +198,7 @@ class AriListener:
                 # Checked on a busy socket too. A call whose events were not ours to read (its
                 # marker could not be set) or were lost would stay open: end it once Asterisk
                 # has no channel for it.
-                self.reconcile()
+                self.reconcile(confirm=True)
                 last_reconcile = time.monotonic()
             try:
                 self.idle.set()
@@ -234,6 +236,9 @@ class AriListener:
             and isinstance(event.get("channel"), dict)
         )
         row_id = None
+        for name in ("channel", "peer", "caller"):
+            if isinstance(event.get(name), dict):
+                self.touched.add(ari_events.linkedid(event[name]) or event[name].get("id"))
         try:
             if ari_events.is_relevant(event, **options):
                 row_id = self._store(event)
@@ -338,36 +343,52 @@ class AriListener:
                 self.handle_event(dict(event, type="ChannelStateChange"), route=False)
         self.close_vanished(alive)
 
-    def reconcile(self):
-        """End the open calls whose linkedid has no channel any more (no synthetic events)."""
+    def reconcile(self, confirm=False):
+        """End the open calls whose linkedid has no channel any more (no synthetic events).
+
+        ``confirm`` (the periodic check, on a live socket): a call whose channels are gone may
+        only have its last events still unread on a busy socket. It is ended only when it was
+        gone at the previous check too and no event about it was read since."""
         try:
             snapshots = [c for c in self.client.channels() if isinstance(c, dict) and c.get("id")]
         except AriError as exc:
             _logger.warning("ARI listener of channel %s: cannot list the channels: %s", self.channel_id, exc)
             return []
-        return self.close_vanished({ari_events.linkedid(c) or c["id"] for c in snapshots})
+        alive = {ari_events.linkedid(c) or c["id"] for c in snapshots}
+        if not confirm:
+            return self.close_vanished(alive)
+        confirmed = self.suspects - self.touched
+        closed = self.close_vanished(alive, only=confirmed) if confirmed else []
+        self.suspects = set(self._env_call(lambda env: self._vanished(env, alive))) - set(closed)
+        self.touched = set()
+        return closed
 
-    def close_vanished(self, alive):
-        """End the channel's open calls whose linkedid has no channel any more."""
+    def _vanished(self, env, alive):
+        """Keys of the channel's open calls that Asterisk has no channel for."""
+        now = fields.Datetime.now()
+        calls = env["omnichannel.call"].search(
+            [("channel_id", "=", self.channel_id), ("state", "in", OPEN_STATES), ("call_key", "not in", list(alive))]
+        )
+        return calls.filtered(lambda c: c.state != "dialing" or c.create_date < now - DIALING_GRACE).mapped("call_key")
+
+    def close_vanished(self, alive, only=None):
+        """End the channel's open calls whose linkedid has no channel any more (of ``only``, if given)."""
         now = fields.Datetime.now()
 
         def close(env):
-            calls = env["omnichannel.call"].search(
-                [
-                    ("channel_id", "=", self.channel_id),
-                    ("state", "in", OPEN_STATES),
-                    ("call_key", "not in", list(alive)),
-                ]
-            )
-            calls = calls.filtered(lambda c: c.state != "dialing" or c.create_date < now - DIALING_GRACE)
-            if calls:
-                env["omnichannel.call"]._apply_updates([self._ended(call.call_key, now) for call in calls])
-            return calls.mapped("call_key")
+            keys = self._vanished(env, alive)
+            if only is not None:
+                keys = [key for key in keys if key in only]
+            if keys:
+                env["omnichannel.call"]._apply_updates([self._ended(key, now) for key in keys])
+            return keys
 
         closed = self._env_call(close)
         if closed:
             _logger.info(
-                "ARI listener of channel %s: %s call(s) ended while disconnected", self.channel_id, len(closed)
+                "ARI listener of channel %s: %s call(s) ended: Asterisk has no channel for them any more",
+                self.channel_id,
+                len(closed),
             )
         return closed
 
