@@ -4,7 +4,7 @@
 the demo's Switchboard channel points, with the demo's ARI user.
 
 Every ``--every`` seconds a demo customer calls: the ARI listener routes the call, the agent it
-rings (admin is extension 1001, demo 1002) sees the screen pop, and the call is answered or missed
+rings (admin is extension 101, demo 102) sees the screen pop, and the call is answered or missed
 in turn. Click-to-dial calls from Odoo ring the agent and are answered by the customer. Nothing
 leaves 127.0.0.1; a real Asterisk replaces it by the channel's settings alone (README, Phone calls).
 """
@@ -44,7 +44,7 @@ def main():
         sys.exit(f"demo PBX: cannot listen on 127.0.0.1:{args.port}: {exc}")
     print(f"[demo-pbx] simulated Asterisk ARI on {ari.url} (user odoo); a call every {args.every:.0f} s", flush=True)
     callers = itertools.cycle(CALLERS)
-    answers = itertools.cycle([None, "1001", "1002"])  # missed, then answered by admin, by demo
+    answers = itertools.cycle([None, "101", "102"])  # missed, then answered by admin, by demo
     try:
         while args.every:
             time.sleep(args.every)
