@@ -53,8 +53,14 @@ def main():
             # The scenario plays the call at once on the PBX's clock: start it so that it ends now.
             ari.clock = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(seconds=90)
             caller, answer = next(callers), next(answers)
-            ari.inbound(caller=caller, did=DID, answer=answer, ring_seconds=12, talk_seconds=70).wait(30)
-            print(f"[demo-pbx] call from {caller}: {'answered by ' + answer if answer else 'missed'}", flush=True)
+            run = ari.inbound(caller=caller, did=DID, answer=answer, ring_seconds=12, talk_seconds=70).wait(30)
+            # Odoo chose whom to ring: the agent meant to answer may not have been rung.
+            answered = any(
+                event["type"] == "Dial" and event.get("dialstatus") == "ANSWER"
+                and (event.get("caller") or {}).get("id") == run.linkedid
+                for event in ari.events
+            )  # fmt: skip
+            print(f"[demo-pbx] call from {caller}: {'answered by ' + answer if answered else 'missed'}", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

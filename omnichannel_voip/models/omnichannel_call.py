@@ -4,7 +4,7 @@ import uuid
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.omnichannel_base.tools.provider import ProviderError
@@ -47,7 +47,8 @@ class OmnichannelCall(models.Model):
     _name = "omnichannel.call"
     _description = "Phone Call"
     _order = "start_date desc, id desc"
-    _rec_name = "display_name"
+    # Searched by the caller's name or number (a _rec_name of display_name would search itself forever).
+    _rec_names_search = ["partner_id.name", "customer_number"]
 
     channel_id = fields.Many2one("omnichannel.channel", required=True, readonly=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="channel_id.company_id", store=True, index=True)
@@ -86,6 +87,16 @@ class OmnichannelCall(models.Model):
     pending_recordings = fields.Text(readonly=True, help="Recordings announced during the call, fetched once it ends.")
 
     _sql_constraints = [("call_key_unique", "UNIQUE(channel_id, call_key)", "A call is recorded once per channel.")]
+
+    def init(self):
+        # The listener's periodic check reads a channel's calls still in progress: few, among millions.
+        tools.create_index(
+            self.env.cr,
+            "omnichannel_call_open_index",
+            self._table,
+            ["channel_id"],
+            where="state IN ('dialing', 'ringing', 'answered')",
+        )
 
     @api.depends("direction", "customer_number", "partner_id.name", "start_date")
     def _compute_display_name(self):
@@ -483,6 +494,8 @@ class OmnichannelCall(models.Model):
             "number": self._formatted_number(),
             "withheld": self.withheld,
             "channel": self.channel_id.name,
+            "company_id": self.company_id.id,
+            "note": self.note or "",
             "known": bool(self.partner_known),
             "partner": False,
             "interactions": [],
@@ -578,17 +591,13 @@ class OmnichannelCall(models.Model):
         return result
 
     @api.model
-    def _dial(self, partner, number=None, channel=None, conversation=None, key=None):
+    def _dial(self, partner, number=None, channel=None, conversation=None):
         """Place a call from the current agent to ``partner``: the agent's phone rings first, then
-        the customer's. ``key`` makes a repeated request (a double click, a retried RPC) place one
-        call: the same key returns the call already placed."""
+        the customer's. The call carries our own id (``dial_key``), which the phone system takes
+        as its id: a request it receives twice places one call."""
         user = self.env.user
         if not user.has_group("omnichannel_base.group_omnichannel_user"):
             raise AccessError(_("Only Omnichannel users can place calls from Odoo."))
-        if key:
-            existing = self.sudo().search([("dial_key", "=", key)], limit=1)
-            if existing:
-                return existing._dial_notification()
         if not user.omni_extension:
             raise UserError(_("Set your phone extension on your user preferences before calling from Odoo."))
         if channel and channel.channel_type != "voice":
@@ -611,7 +620,7 @@ class OmnichannelCall(models.Model):
         except ValueError as exc:
             raise UserError(_("%(number)s cannot be called: %(error)s", number=number, error=exc)) from None
         self.env["omnichannel.consent"]._check_can_send(partner, channel)
-        key = key or f"omni-{uuid.uuid4()}"
+        key = f"omni-{uuid.uuid4()}"
         now = fields.Datetime.now()
         call = self.sudo().create(
             {

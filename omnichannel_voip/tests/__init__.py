@@ -7,6 +7,7 @@ from . import (
     test_asterisk_provider,
     test_call_core,
     test_call_rules,
+    test_call_search,
     test_channel,
     test_twilio_voice,
     test_twilio_voice_fuzz,

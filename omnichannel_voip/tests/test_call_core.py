@@ -204,6 +204,8 @@ class TestScreenPopAndFollowUp(CallCase):
         self.assertEqual(payload["partner"]["name"], "Lucía Prieto")
         self.assertEqual([i["summary"] for i in payload["interactions"]], ["¿Tienen la talla 38?"])
         self.assertEqual(payload["number"], "+34 612 34 56 78")
+        # The call's company (the browser allows it for the card's buttons) and its note so far.
+        self.assertEqual((payload["company_id"], payload["note"]), (self.channel.company_id.id, ""))
         call = self.call_of("p")
         body = call._screen_pop_payload(self.agent)
         self.assertTrue(body["known"])

@@ -14,7 +14,10 @@ export class ScreenPopCard extends Component {
     };
 
     setup() {
-        this.state = useState({ note: "", savedNote: "", saving: false, busy: false, error: "" });
+        // The call's note so far (written on its form, or by another agent its phone also rang for):
+        // the agent adds to it rather than wiping it.
+        const note = this.props.pop.note || "";
+        this.state = useState({ note, savedNote: note, saving: false, busy: false, error: "" });
     }
 
     get pop() {
@@ -58,7 +61,7 @@ export class ScreenPopCard extends Component {
         }
         this.state.busy = true;
         try {
-            await this.props.runCallAction(this.pop.call_id, method);
+            await this.props.runCallAction(this.pop, method);
         } finally {
             this.state.busy = false;
         }
@@ -88,11 +91,11 @@ export class ScreenPopCard extends Component {
         this.state.saving = true;
         this.state.error = "";
         try {
-            await this.props.saveNote(this.pop.call_id, note);
+            await this.props.saveNote(this.pop, note);
             this.state.savedNote = note;
         } catch (error) {
             this.state.error = _t("The note could not be saved.");
-            throw error;
+            console.warn("omnichannel_voip: note not saved", error);
         } finally {
             this.state.saving = false;
         }

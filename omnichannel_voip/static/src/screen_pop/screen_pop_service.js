@@ -1,5 +1,6 @@
 import { reactive } from "@odoo/owl";
 import { registry } from "@web/core/registry";
+import { user } from "@web/core/user";
 import { ScreenPopContainer } from "./screen_pop";
 
 export const SCREEN_POP = "omnichannel_voip/screen_pop";
@@ -44,8 +45,22 @@ export const screenPopService = {
             }
         }
 
-        async function runCallAction(callId, method) {
-            const result = await orm.call("omnichannel.call", method, [[callId]]);
+        /**
+         * A call of another of the agent's companies than the ones active in this browser (a
+         * line of company A while they work in B) is read and written with its company allowed too.
+         */
+        function callContext(pop) {
+            const active = user.context.allowed_company_ids || [];
+            if (!pop.company_id || active.includes(pop.company_id)) {
+                return {};
+            }
+            return { allowed_company_ids: [...active, pop.company_id] };
+        }
+
+        async function runCallAction(pop, method) {
+            const result = await orm.call("omnichannel.call", method, [[pop.call_id]], {
+                context: callContext(pop),
+            });
             if (result) {
                 await action.doAction(result);
             }
@@ -61,8 +76,8 @@ export const screenPopService = {
             });
         }
 
-        function saveNote(callId, note) {
-            return orm.write("omnichannel.call", [callId], { note });
+        function saveNote(pop, note) {
+            return orm.write("omnichannel.call", [pop.call_id], { note }, { context: callContext(pop) });
         }
 
         registry.category("main_components").add("omnichannel_voip.ScreenPopContainer", {
