@@ -16,3 +16,4 @@ from . import sale_order
 from . import stock_picking
 from . import account_move
 from . import ir_http
+from . import omnichannel_twilio_webhook

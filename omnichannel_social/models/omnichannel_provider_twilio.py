@@ -5,12 +5,11 @@ from urllib.parse import parse_qsl, urlencode
 from werkzeug.wrappers import Response
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessDenied, UserError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import html2plaintext
 from odoo.tools.translate import LazyTranslate
 
 from odoo.addons.omnichannel_base.models.omnichannel_provider import empty_parse
-from odoo.addons.omnichannel_base.tools import twilio_signature
 from odoo.addons.omnichannel_base.tools.provider import ProviderError
 
 from ..tools import twilio
@@ -53,7 +52,7 @@ class OmnichannelProviderTwilio(models.AbstractModel):
     """SMS and MMS through Twilio's Programmable Messaging (or a Twilio-compatible API)."""
 
     _name = "omnichannel.provider.twilio"
-    _inherit = "omnichannel.provider"
+    _inherit = ["omnichannel.twilio.webhook", "omnichannel.provider"]
     _description = "Twilio SMS"
     _channel_types = ("sms",)
     _uses_outbox = True
@@ -91,27 +90,8 @@ class OmnichannelProviderTwilio(models.AbstractModel):
         return f"({code}) {text}" if code else text
 
     # ------------------------------------------------------------ webhooks
-    @api.model
-    def _webhook_urls(self, channel, httprequest):
-        """The URLs Twilio may have signed: the one Odoo received (behind a proxy, as
-        ``proxy_mode`` rebuilds it) and the channel's, as the administrator gave it to Twilio."""
-        return twilio_signature.signed_urls(httprequest, channel.sudo().webhook_url)
-
-    @api.model
-    def _verify_webhook(self, channel, httprequest):
-        """``X-Twilio-Signature``: base64 HMAC-SHA1 (Auth Token) of the URL and the sorted form fields."""
-        token = channel.sudo().twilio_auth_token
-        if not token:
-            raise AccessDenied(
-                _("The channel has no Twilio Auth Token: deliveries cannot be checked, so none is accepted.")
-            )
-        if httprequest.mimetype != "application/x-www-form-urlencoded":
-            # Twilio posts forms; a signature of the URL alone must not vouch for any other body.
-            raise AccessDenied(_("Twilio posts application/x-www-form-urlencoded forms only."))
-        params = list(httprequest.form.items(multi=True))
-        received = httprequest.headers.get("X-Twilio-Signature", "")
-        if not twilio.is_authentic(token, self._webhook_urls(channel, httprequest), params, received):
-            raise AccessDenied(_("X-Twilio-Signature is missing or does not match the URL and the fields."))
+    def _twilio_auth_token(self, channel):
+        return channel.twilio_auth_token
 
     @api.model
     def _delivery_key(self, channel, httprequest, body):
