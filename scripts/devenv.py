@@ -74,8 +74,9 @@ ADDONS = [
     "omnichannel_reports",
 ]
 # Odoo addons the suite works with when they are installed, without depending on them: the
-# test database has them, so that those paths are tested too (SMS Marketing through an SMS channel).
-TEST_EXTRAS = ["mass_mailing_sms"]
+# test database has them, so that those paths are tested too (SMS Marketing through an SMS channel,
+# loyalty points in the POS customer context).
+TEST_EXTRAS = ["mass_mailing_sms", "pos_loyalty"]
 RUN_DB = os.environ.get("OMNI_DB", "omnichannel")
 TEST_DB = os.environ.get("OMNI_TEST_DB", "omnichannel_test")
 ODOO_ARCHIVE = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
