@@ -39,7 +39,7 @@ class OmnichannelTimelineSource(models.AbstractModel):
                     "company_id": (record.company_id or self.env.company).id,
                     "kind": kind,
                     "direction": direction,
-                    "date": now,
+                    "date": min(record._omni_event_date() or now, now),
                     "summary": summary % record.display_name,
                     "user_id": record._omni_event_user().id or None,
                     "res_model": record._name,
@@ -49,6 +49,10 @@ class OmnichannelTimelineSource(models.AbstractModel):
                 for record in self.filtered("partner_id")
             ]
         )
+
+    def _omni_event_date(self):
+        """When the event happened, if not now (never later than now)."""
+        return False
 
     def _omni_event_user(self):
         if not self.env.user._is_superuser() and not self.env.user.share:

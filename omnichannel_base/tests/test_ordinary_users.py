@@ -64,6 +64,11 @@ class TestOrdinaryUsers(TransactionCase):
 
     # ------------------------------------------------------------ sales
     def test_salesperson_sends_confirms_and_cancels(self):
+        if "loyalty.program" in self.env:
+            # Odoo's own sale_loyalty (installed with pos_loyalty) refuses a plain salesperson the
+            # cancellation of an order that earned loyalty points, with or without this suite:
+            # odoo/odoo#281477 (`coupon_point_ids.unlink()` without sudo). Not the flow tested here.
+            self.env["loyalty.program"].search([]).action_archive()
         for salesperson in (self.own_salesperson, self.all_salesperson):
             order = self.quotation(salesperson)
             action = order.action_quotation_send()
