@@ -10,9 +10,12 @@ from odoo.tools import SQL
 from odoo.tools.misc import formatLang
 from odoo.tools.translate import LazyTranslate
 
+from odoo.addons.omnichannel_base.models.omnichannel_ingest import _is_id
 from odoo.addons.omnichannel_base.models.omnichannel_interaction import CHANNEL_ICONS, KIND_ICONS
 from odoo.addons.omnichannel_base.models.res_partner import PREFERENCE_WINDOW_DAYS
 from odoo.addons.omnichannel_base.tools.identifiers import normalize_phone
+
+from .pos_order import PAID_STATES
 
 _lt = LazyTranslate(__name__)
 
@@ -28,11 +31,6 @@ CLIENT_UUID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # What the cashier logs -> how the timeline names it.
 LOG_KINDS = {"visit": _lt("Visit"), "request": _lt("Request"), "complaint": _lt("Complaint")}
 ORDER_ORIGINS = {"store": _lt("In store"), "online": _lt("Online")}
-POS_ORDER_STATES = ("paid", "done", "invoiced")
-
-
-def _is_id(value):
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def _storable(text):
@@ -101,7 +99,8 @@ class ResPartner(models.Model):
         )
         last = interactions[0] if interactions else None
         preferred = partner._omni_pos_preferred_channel(field, companies)
-        channel = config._omni_store_channel()
+        # Read, not made: opening the panel writes nothing (the channel is made by the first visit logged).
+        channel = config.sudo().omni_channel_id
         return {
             "partner": {"id": partner.id, "name": partner.name or ""},
             "last_contact": {
@@ -123,8 +122,8 @@ class ResPartner(models.Model):
                 .sudo()
                 .search_fetch([("company_id", "=", config.company_id.id)], ["name"])
             ],
-            "default_team_id": channel.sudo().team_id.id or False,
-            "store_channel": {"id": channel.id, "name": channel.sudo().name},
+            "default_team_id": channel.team_id.id or False,
+            "store_channel": {"id": channel.id, "name": channel.name} if channel else False,
         }
 
     def _omni_pos_check_access(self, config_id):
@@ -226,17 +225,26 @@ class ResPartner(models.Model):
         ]
 
     def _omni_pos_consents(self, companies):
-        """Per channel, the customer's last choice (the consent index gives it per channel)."""
+        """Per channel, where the customer stands, as ``omnichannel.consent._opted_out`` decides
+        it: out of every message while their last choice for all messages is an opt-out (a
+        later marketing choice does not lift it), else their last choice (the consent index
+        gives both per channel)."""
         Consent = self.env["omnichannel.consent"].sudo()
         Consent.flush_model()
         rows = self.env.execute_query(
             SQL(
-                """SELECT DISTINCT ON (channel_id) channel_id, opt, scope, date
-                     FROM omnichannel_consent
-                    WHERE partner_id = %s AND company_id = ANY(%s)
-                 ORDER BY channel_id, date DESC, id DESC""",
-                self.id,
-                list(companies),
+                """SELECT last.channel_id, last.opt, last.scope, last.date, every.opt, every.date
+                     FROM (SELECT DISTINCT ON (channel_id) channel_id, opt, scope, date
+                             FROM omnichannel_consent
+                            WHERE partner_id = %(partner)s AND company_id = ANY(%(companies)s)
+                         ORDER BY channel_id, date DESC, id DESC) AS last
+                LEFT JOIN LATERAL (SELECT opt, date FROM omnichannel_consent
+                                    WHERE partner_id = %(partner)s AND channel_id = last.channel_id
+                                      AND scope = 'all'
+                                 ORDER BY date DESC, id DESC
+                                    LIMIT 1) AS every ON TRUE""",
+                partner=self.id,
+                companies=list(companies),
             )
         )
         channels = self.env["omnichannel.channel"].sudo().browse([row[0] for row in rows])
@@ -245,7 +253,9 @@ class ResPartner(models.Model):
         opt_labels = dict(Consent._fields["opt"]._description_selection(self.env))
         _ = self.env._
         consents = []
-        for (_channel_id, opt, scope, date), channel in zip(rows, channels):
+        for (_channel_id, opt, scope, date, opt_for_all, date_for_all), channel in zip(rows, channels, strict=True):
+            if opt_for_all == "out":
+                opt, scope, date = "out", "all", date_for_all
             label = opt_labels.get(opt)
             if scope == "marketing":
                 label = _("Opted Out of Marketing") if opt == "out" else _("Opted In to Marketing")
@@ -270,7 +280,7 @@ class ResPartner(models.Model):
             else [("partner_id", "=", self.id)]
         )
         sources = [
-            ("pos.order", "store", [("state", "in", POS_ORDER_STATES)]),
+            ("pos.order", "store", [("state", "in", PAID_STATES)]),
             ("sale.order", "online", [("state", "=", "sale")]),
         ]
         orders = []
@@ -352,8 +362,13 @@ class ResPartner(models.Model):
         external_id = f"pos-{uuid}"
         Interaction = self.env["omnichannel.interaction"].sudo()
         done = Interaction.search_fetch(
-            [("channel_id", "=", channel.id), ("external_id", "=", external_id)], ["conversation_id"], limit=1
+            [("channel_id", "=", channel.id), ("external_id", "=", external_id)],
+            ["partner_id", "conversation_id"],
+            limit=1,
         )
+        if done.partner_id and done.partner_id != self:
+            # Not a replay: ingest would return the other customer's row and drop this one.
+            raise UserError(self.env._("This store interaction was already logged for another customer; log it again."))
         if done:
             return {"interaction_id": done.id, "conversation_id": done.conversation_id.id or False}
         # The same call delivered twice at once: the second waits here, then fails to serialise

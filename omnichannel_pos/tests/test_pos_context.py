@@ -175,9 +175,13 @@ class TestPosContext(PosCase):
         # (Other programs, such as the demo data's, may have given points for the sale too.)
         self.assertIn({"program": "Puntos Sol", "points": "120 puntos", "code": card.code}, context["loyalty"])
         self.assertIn([self.team.id, "Tienda Sol"], context["teams"])
-        # The shop got its store channel, in its company, the first time.
+        # Opening the panel writes nothing: a shop without a store channel gets one with its first visit.
+        self.assertFalse(self.config.omni_channel_id)
+        self.assertIs(context["store_channel"], False)
+        self.log({"kind": "visit", "note": "", "uuid": "first-visit"}, partner=customer)
         store = self.config.omni_channel_id
         self.assertEqual((store.channel_type, store.name, store.company_id), ("store", "Tienda Sol", self.company))
+        context = self.context()
         self.assertEqual(context["store_channel"], {"id": store.id, "name": "Tienda Sol"})
         self.assertFalse(context["default_team_id"])
         store.team_id = self.team
@@ -452,6 +456,15 @@ class TestPosLog(PosCase):
         self.assertEqual(customer.omni_last_contact_channel_type, "store")
         self.assertEqual(customer.omni_preferred_channel_type, "store")
         self.assertTrue(customer.omni_last_contact_date)
+
+    def test_uuid_of_another_customer_is_refused(self):
+        values = {"kind": "visit", "note": "Mira bolsos", "uuid": "same-uuid"}
+        self.log(values)
+        other = self.env["res.partner"].create({"name": "Otra Clienta"})
+        with self.assertRaisesRegex(UserError, "already logged for another customer"):
+            self.log(values, partner=other)
+        self.assertFalse(self.interactions(other))
+        self.assertEqual(len(self.interactions()), 1)
 
     def test_bad_values_are_readable_errors(self):
         other_company = self.env["res.company"].create({"name": "Otra SL"})
