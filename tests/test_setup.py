@@ -38,6 +38,20 @@ def test_odoo_and_an_oca_addon_wheel_both_import():
     assert name == "Job Queue"
 
 
+def test_the_websocket_servers_gevent_process_starts():
+    # With --workers, Odoo serves /websocket from a separate `odoo gevent` process; its first step,
+    # gevent.monkey.patch_all(), loads gevent's plugins through pkg_resources, which must find
+    # gevent's requirements zope.interface and zope.event under their normalised dist-info names
+    # (zope_interface-*.dist-info): setuptools before 75.8.2 cannot, and that process then dies at
+    # every start while the HTTP workers keep serving.
+    out = python(
+        "import sys; sys.argv[1:] = ['gevent']  # as Odoo's prefork server starts it\n"
+        "import odoo, gevent.monkey\n"
+        "print(odoo.evented, gevent.monkey.is_module_patched('socket'))"
+    )
+    assert out == "True True"
+
+
 def test_odoo_lives_in_the_projects_virtualenv():
     # The Python running make keeps its own packages: Odoo's pins went into the virtualenv.
     if os.environ.get("OMNI_PYTHON"):
