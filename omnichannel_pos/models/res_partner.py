@@ -28,6 +28,8 @@ PHONE_SEARCH_OPERATORS = ("=", "ilike", "=ilike", "like")
 MAX_NOTE_CHARS = 1000
 # The client's uuid of a logged interaction: what a POS generates (uuid4), or any short key.
 CLIENT_UUID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# How old a store interaction the POS kept while offline may be when it is sent.
+MAX_LOG_AGE_DAYS = 30
 # What the cashier logs -> how the timeline names it.
 LOG_KINDS = {"visit": _lt("Visit"), "request": _lt("Request"), "complaint": _lt("Complaint")}
 ORDER_ORIGINS = {"store": _lt("In store"), "online": _lt("Online")}
@@ -342,13 +344,14 @@ class ResPartner(models.Model):
         """Log what happened in the store: a visit, a request or a complaint, with a note.
 
         ``values`` = {"kind": "visit"|"request"|"complaint", "note", "team_id" (or False),
-        "uuid" (the client's)}. It lands on the customer's timeline through the shop's store
+        "uuid" (the client's), "date" (optional, UTC: when the cashier logged it; never later
+        than now)}. It lands on the customer's timeline through the shop's store
         channel, attributed to the cashier; with a team, it also opens a conversation for that
         team. The POS replays calls it made offline: a second call with the same uuid returns
         what the first one recorded. Returns {"interaction_id", "conversation_id" (or False)}.
         """
         config = self._omni_pos_check_access(config_id)
-        kind, note, team, uuid = self._omni_pos_log_values(config, values)
+        kind, note, team, uuid, logged_at = self._omni_pos_log_values(config, values)
         channel = config._omni_store_channel()
         if not channel.sudo().active:
             raise UserError(
@@ -377,7 +380,8 @@ class ResPartner(models.Model):
         self.env.cr.execute("SELECT 1 FROM res_partner WHERE id = %s FOR NO KEY UPDATE", [self.id])
         label = self.env._(LOG_KINDS[kind])
         summary = f"{label} · {note}" if note else label
-        now = fields.Datetime.now()
+        # When the cashier logged it: a till that was offline sends it later.
+        now = min(logged_at or fields.Datetime.now(), fields.Datetime.now())
         conversation = self.env["omnichannel.conversation"]
         if team:
             Conversation = (
@@ -425,7 +429,7 @@ class ResPartner(models.Model):
         return {"interaction_id": interaction.id, "conversation_id": conversation.id or False}
 
     def _omni_pos_log_values(self, config, values):
-        """(kind, note, team, uuid) of a log call, or a UserError saying what is wrong."""
+        """(kind, note, team, uuid, date or False) of a log call, or a UserError saying what is wrong."""
         _ = self.env._
         if not isinstance(values, dict):
             raise UserError(_("The store interaction needs its kind, note and uuid."))
@@ -465,4 +469,19 @@ class ResPartner(models.Model):
         uuid = values.get("uuid")
         if not isinstance(uuid, str) or not CLIENT_UUID_RE.fullmatch(uuid):
             raise UserError(_("The store interaction came without a valid uuid from the POS; log it again."))
-        return kind, note, team, uuid
+        logged_at = values.get("date") or False
+        if logged_at:
+            try:
+                logged_at = fields.Datetime.to_datetime(logged_at) if isinstance(logged_at, str) else None
+            except ValueError:
+                logged_at = None
+            if not logged_at:
+                raise UserError(_("The store interaction's date must read YYYY-MM-DD HH:MM:SS (UTC)."))
+            if logged_at < fields.Datetime.now() - timedelta(days=MAX_LOG_AGE_DAYS):
+                raise UserError(
+                    _(
+                        "The store interaction was logged more than %(days)s days ago; log it again.",
+                        days=MAX_LOG_AGE_DAYS,
+                    )
+                )
+        return kind, note, team, uuid, logged_at

@@ -457,6 +457,18 @@ class TestPosLog(PosCase):
         self.assertEqual(customer.omni_preferred_channel_type, "store")
         self.assertTrue(customer.omni_last_contact_date)
 
+    def test_visit_logged_offline_keeps_its_time(self):
+        # The till was offline when the cashier logged it: it lands when it happened, not when sent.
+        logged_at = (fields.Datetime.now() - timedelta(hours=3)).replace(microsecond=0)
+        result = self.log({"kind": "visit", "note": "Recoge un paquete", "uuid": "late-1", "date": str(logged_at)})
+        self.assertEqual(self.env["omnichannel.interaction"].sudo().browse(result["interaction_id"]).date, logged_at)
+        # A till whose clock runs ahead cannot put it in the future.
+        ahead = fields.Datetime.now() + timedelta(days=2)
+        result = self.log({"kind": "visit", "note": "Otra", "uuid": "late-2", "date": str(ahead)})
+        self.assertLessEqual(
+            self.env["omnichannel.interaction"].sudo().browse(result["interaction_id"]).date, fields.Datetime.now()
+        )
+
     def test_uuid_of_another_customer_is_refused(self):
         values = {"kind": "visit", "note": "Mira bolsos", "uuid": "same-uuid"}
         self.log(values)
@@ -481,6 +493,9 @@ class TestPosLog(PosCase):
             ({"kind": "visit", "note": "x", "team_id": "3", "uuid": "u1"}, "No active team"),
             ({"kind": "visit", "note": "x"}, "without a valid uuid"),
             ({"kind": "visit", "note": "x", "uuid": "a b"}, "without a valid uuid"),
+            ({"kind": "visit", "note": "x", "uuid": "u1", "date": "yesterday"}, "must read YYYY-MM-DD"),
+            ({"kind": "visit", "note": "x", "uuid": "u1", "date": 1764460800}, "must read YYYY-MM-DD"),
+            ({"kind": "visit", "note": "x", "uuid": "u1", "date": "2020-01-01 10:00:00"}, "more than 30 days ago"),
         ]
         for values, message in cases:
             with self.subTest(values=values), self.assertRaisesRegex(UserError, message):

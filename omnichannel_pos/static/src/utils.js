@@ -12,18 +12,24 @@ export function isConnectionLost(pos, error) {
     return pos.data.network.offline || error instanceof ConnectionLostError;
 }
 
+const REFUSALS = new Set([
+    "odoo.exceptions.AccessError",
+    "odoo.exceptions.UserError",
+    "odoo.exceptions.ValidationError",
+    "odoo.exceptions.MissingError",
+]);
+
+/** Whether the server refused a call on purpose (access, bad values), rather than failed. */
+export function isRefusal(error) {
+    return error instanceof RPCError && REFUSALS.has(error.exceptionName);
+}
+
 /**
  * A message for the cashier about a failed call: the server's own words for the errors it
  * raises on purpose (access, bad values), a short generic sentence for anything else.
  */
 export function readableError(error, fallback) {
-    const readable = new Set([
-        "odoo.exceptions.AccessError",
-        "odoo.exceptions.UserError",
-        "odoo.exceptions.ValidationError",
-        "odoo.exceptions.MissingError",
-    ]);
-    if (error instanceof RPCError && readable.has(error.exceptionName) && error.data?.message) {
+    if (isRefusal(error) && error.data?.message) {
         return error.data.message;
     }
     return fallback || _t("Something went wrong. Try again in a moment.");

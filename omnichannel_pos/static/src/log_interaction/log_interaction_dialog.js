@@ -4,7 +4,10 @@ import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 import { usePos } from "@point_of_sale/app/store/pos_hook";
 import { uuidv4 } from "@point_of_sale/utils";
+import { serializeDateTime } from "@web/core/l10n/dates";
 import { readableError } from "@omnichannel_pos/utils";
+
+const { DateTime } = luxon;
 
 /**
  * The cashier logs what happened in the store (a visit, a request, a complaint) on the
@@ -100,6 +103,8 @@ export class LogInteractionDialog extends Component {
             note: this.state.note.trim(),
             team_id: teamId,
             uuid: this.uuid,
+            // When it happened, should it wait offline before it is sent (UTC).
+            date: serializeDateTime(DateTime.now()),
         };
         this.state.saving = true;
         this.state.error = "";

@@ -4,7 +4,7 @@ import { _t } from "@web/core/l10n/translation";
 import { patch } from "@web/core/utils/patch";
 import { PosStore } from "@point_of_sale/app/store/pos_store";
 import { CustomerContextDialog } from "@omnichannel_pos/customer_context/customer_context_dialog";
-import { isConnectionLost, readableError } from "@omnichannel_pos/utils";
+import { isConnectionLost, isRefusal, readableError } from "@omnichannel_pos/utils";
 
 function pendingLogsKey() {
     return `omnichannel_pos.pending_logs.${session.db || ""}`;
@@ -15,7 +15,7 @@ patch(PosStore.prototype, {
         await super.setup(...arguments);
         // Store interactions logged while offline, oldest first: [{partnerId, configId, values}].
         // Kept in the browser, so that a POS reloaded before the connection returns still sends them.
-        this.omniPendingLogs = this.omniReadPendingLogs();
+        this.omniPendingLogs = this.omniReadPendingLogs() || [];
         this.omniSendingLogs = false;
         browser.addEventListener("online", () => this.omniSendPendingLogs());
         this.omniSendPendingLogs();
@@ -35,10 +35,15 @@ patch(PosStore.prototype, {
     },
 
     showOmniCustomerContext(partner) {
-        if (!partner?.id) {
-            return;
+        if (!partner?.id || this.omniContextPartnerId === partner.id) {
+            return; // a double click opens it once
         }
-        this.dialog.add(CustomerContextDialog, { partner });
+        this.omniContextPartnerId = partner.id;
+        this.dialog.add(
+            CustomerContextDialog,
+            { partner },
+            { onClose: () => (this.omniContextPartnerId = false) }
+        );
     },
 
     /**
@@ -51,15 +56,19 @@ patch(PosStore.prototype, {
      */
     async omniLogStoreInteraction(partnerId, values) {
         try {
-            return await this.omniSendLog({ partnerId, configId: this.config.id, values });
+            const result = await this.omniSendLog({ partnerId, configId: this.config.id, values });
+            // The server answers again: time to send what was logged while it did not.
+            this.omniSendPendingLogs();
+            return result;
         } catch (error) {
             if (!isConnectionLost(this, error)) {
                 throw error;
             }
-            if (!this.omniPendingLogs.some((log) => log.values.uuid === values.uuid)) {
-                this.omniPendingLogs.push({ partnerId, configId: this.config.id, values });
-                this.omniWritePendingLogs();
-            }
+            this.omniUpdatePendingLogs((logs) =>
+                logs.some((log) => log.values.uuid === values.uuid)
+                    ? logs
+                    : [...logs, { partnerId, configId: this.config.id, values }]
+            );
             return false;
         }
     },
@@ -84,13 +93,17 @@ patch(PosStore.prototype, {
         this.omniSendingLogs = true;
         let sent = 0;
         try {
+            // Another tab of this POS may have queued or sent some meanwhile.
+            this.omniUpdatePendingLogs((logs) => logs);
             while (this.omniPendingLogs.length) {
+                const log = this.omniPendingLogs[0];
                 try {
-                    await this.omniSendLog(this.omniPendingLogs[0]);
+                    await this.omniSendLog(log);
                     sent++;
                 } catch (error) {
-                    if (isConnectionLost(this, error)) {
-                        return; // still offline: the next occasion sends it
+                    if (isConnectionLost(this, error) || !isRefusal(error)) {
+                        // Offline, or a server hiccup: the next occasion sends it, in order.
+                        return;
                     }
                     // Refused for good: said once, then dropped, so that the others go on.
                     console.warn(
@@ -103,8 +116,9 @@ patch(PosStore.prototype, {
                         sticky: true,
                     });
                 }
-                this.omniPendingLogs.shift();
-                this.omniWritePendingLogs();
+                this.omniUpdatePendingLogs((logs) =>
+                    logs.filter((other) => other.values.uuid !== log.values.uuid)
+                );
             }
         } finally {
             this.omniSendingLogs = false;
@@ -116,12 +130,28 @@ patch(PosStore.prototype, {
         }
     },
 
+    /**
+     * Changes the queue as kept in the browser, where each tab of this POS adds and removes its
+     * own: read it again just before, so that no tab writes over another's. What this tab holds
+     * and the browser does not (the storage is full or disabled, or another tab sent it) stays:
+     * sent twice, it is still recorded once.
+     */
+    omniUpdatePendingLogs(change) {
+        const logs = [...this.omniPendingLogs];
+        const uuids = new Set(logs.map((log) => log.values.uuid));
+        const stored = this.omniReadPendingLogs() || [];
+        logs.push(...stored.filter((log) => !uuids.has(log.values.uuid)));
+        this.omniPendingLogs = change(logs);
+        this.omniWritePendingLogs();
+    },
+
+    /** The queue kept in the browser, or null without one. */
     omniReadPendingLogs() {
         try {
             const logs = JSON.parse(browser.localStorage.getItem(pendingLogsKey()) || "[]");
             return Array.isArray(logs) ? logs.filter((log) => log?.values?.uuid) : [];
         } catch {
-            return [];
+            return null;
         }
     },
 

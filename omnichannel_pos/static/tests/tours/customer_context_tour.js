@@ -1,5 +1,6 @@
 /* global posmodel */
 import { registry } from "@web/core/registry";
+import { session } from "@web/session";
 import * as Chrome from "@point_of_sale/../tests/tours/utils/chrome_util";
 import * as Dialog from "@point_of_sale/../tests/tours/utils/dialog_util";
 import * as PaymentScreen from "@point_of_sale/../tests/tours/utils/payment_screen_util";
@@ -167,12 +168,22 @@ registry.category("web_tour.tours").add("omnichannel_pos_context_tour", {
             ...closeContext(),
             ProductScreen.customerIsSelected(CUSTOMER),
             {
-                content: "The context can be opened again from the order",
+                content: "The context can be opened again from the order (a hurried double click)",
                 trigger: ".control-buttons .o_omni_pos_context_button",
-                run: "click",
+                run: "dblclick",
             },
             {
                 trigger: `${READY} .o_omni_pos_context_interaction:contains('Se prueba la talla 38')`,
+            },
+            {
+                content: "... opens it once",
+                trigger: READY,
+                run() {
+                    const count = document.querySelectorAll(CONTEXT).length;
+                    if (count !== 1) {
+                        throw new Error(`${count} customer context dialogs open`);
+                    }
+                },
             },
             ...closeContext(),
             ProductScreen.clickDisplayedProduct("Whiteboard Pen"),
@@ -209,6 +220,31 @@ registry.category("web_tour.tours").add("omnichannel_pos_context_offline_tour", 
             },
             noErrorDialog(),
             {
+                content: "Another tab of this POS has a request of hers waiting too",
+                trigger: "body",
+                run() {
+                    const partner = posmodel.models["res.partner"].find(
+                        (record) => record.name === CUSTOMER
+                    );
+                    const key = `omnichannel_pos.pending_logs.${session.db || ""}`;
+                    window.localStorage.setItem(
+                        key,
+                        JSON.stringify([
+                            {
+                                partnerId: partner.id,
+                                configId: posmodel.config.id,
+                                values: {
+                                    kind: "request",
+                                    note: "Otra pestaña: quiere el catálogo",
+                                    team_id: false,
+                                    uuid: "omni-other-tab",
+                                },
+                            },
+                        ])
+                    );
+                },
+            },
+            {
                 content: "Logging a visit offline needs no team list",
                 trigger: ".modal .o_omni_pos_context_log",
                 run: "click",
@@ -229,8 +265,8 @@ registry.category("web_tour.tours").add("omnichannel_pos_context_offline_tour", 
                 trigger: ".o_notification:contains('will be sent once the POS is back online')",
             },
             {
-                content: "It waits on the till",
-                trigger: `${CONTEXT}[data-status='offline'] .o_omni_pos_context_pending_count:contains('1')`,
+                content: "It waits on the till, with the other tab's request",
+                trigger: `${CONTEXT}[data-status='offline'] .o_omni_pos_context_pending_count:contains('2')`,
             },
             ...closeContext(),
             noErrorDialog(),
