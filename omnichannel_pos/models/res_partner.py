@@ -118,11 +118,13 @@ class ResPartner(models.Model):
             "consents": partner._omni_pos_consents(companies),
             "orders": partner._omni_pos_orders(companies),
             "loyalty": partner._omni_pos_loyalty(config),
+            # The store channel's own team first: the one a request usually goes to.
             "teams": [
                 [team.id, team.name]
                 for team in self.env["omnichannel.team"]
                 .sudo()
                 .search_fetch([("company_id", "=", config.company_id.id)], ["name"])
+                .sorted(lambda team: team != channel.team_id)
             ],
             "default_team_id": channel.team_id.id or False,
             "store_channel": {"id": channel.id, "name": channel.name} if channel else False,

@@ -185,7 +185,12 @@ class TestPosContext(PosCase):
         self.assertEqual(context["store_channel"], {"id": store.id, "name": "Tienda Sol"})
         self.assertFalse(context["default_team_id"])
         store.team_id = self.team
-        self.assertEqual(self.context()["default_team_id"], self.team.id)
+        # Listed first, before teams that sort ahead of it.
+        online = self.env["omnichannel.team"].create({"name": "Aaa Atención online", "company_id": self.company.id})
+        context = self.context()
+        self.assertEqual(context["default_team_id"], self.team.id)
+        self.assertEqual(context["teams"][0], [self.team.id, "Tienda Sol"])
+        self.assertIn([online.id, "Aaa Atención online"], context["teams"][1:])
 
     def test_consent_is_where_the_customer_stands(self):
         """Per channel, what may be sent, as sending decides it (``_opted_out``): a later
@@ -257,7 +262,7 @@ class TestPosContext(PosCase):
     def test_cost_does_not_grow_with_the_history(self):
         """Each part of the panel is a LIMITed query: as many queries for 3 interactions as for 600."""
         self.message(self.customer, "Hola")
-        self.context()  # the store channel is created by the first call
+        self.context()  # warms the registry and translation caches
 
         def queries():
             self.env.invalidate_all()
