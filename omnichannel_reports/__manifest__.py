@@ -1,7 +1,7 @@
 {
     "name": "Omnichannel CRM: Reports",
     "summary": "Channel mix and conversation KPIs across every channel",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "Omnichannel CRM contributors",
@@ -9,11 +9,14 @@
     "depends": ["omnichannel_base", "resource"],
     "data": [
         "data/omnichannel_conversation_cron.xml",
+        "data/omnichannel_reports_cron.xml",
         "views/omnichannel_reports_views.xml",
         "views/omnichannel_team_views.xml",
         "views/res_config_settings_views.xml",
         "views/omnichannel_conversation_views.xml",
+        "views/res_partner_views.xml",
     ],
+    "pre_init_hook": "pre_init_hook",
     "post_init_hook": "post_init_hook",
     "installable": True,
 }

@@ -79,6 +79,13 @@ class OmnichannelConversation(models.Model):
         help="Resolved at first contact, the reopen window over.",
     )
 
+    csat_survey_date = fields.Datetime(
+        string="Survey Sent",
+        readonly=True,
+        copy=False,
+        help="When the satisfaction survey went to the customer: at most one per conversation.",
+    )
+
     @api.depends("first_inbound_date", "first_agent_reply_date")
     def _compute_agent_response_hours(self):
         for conversation in self:
