@@ -1,4 +1,4 @@
-from odoo.tools.sql import column_exists, create_column
+from odoo.tools.sql import column_exists, create_column, drop_view_if_exists
 
 # Stored computed KPI fields: created here, before the ORM sees them, so that it does not compute
 # them conversation by conversation; post_init_hook fills them with a few UPDATEs instead.
@@ -25,3 +25,8 @@ def pre_init_hook(env):
 def post_init_hook(env):
     """KPI facts of the conversations that exist before the module, set-based."""
     env["omnichannel.conversation"]._omni_recompute_kpis()
+
+
+def uninstall_hook(env):
+    """Odoo drops the tables and views of uninstalled models, not materialized views: the cohorts'."""
+    drop_view_if_exists(env.cr, "omnichannel_retention_report")

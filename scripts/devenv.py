@@ -567,35 +567,38 @@ def cmd_test(args):
 
 
 def cmd_bench(args):
-    """bench_ingest.py, then bench_timeline.py, bench_webhook.py, bench_voice.py and bench_pos.py.
-    ``--only ingest|timeline|webhook|voice|pos`` runs one of them; ``--timeline-<option> [value]`` goes to
+    """bench_ingest.py, then bench_timeline.py, bench_webhook.py, bench_voice.py, bench_pos.py and bench_reports.py.
+    ``--only ingest|timeline|webhook|voice|pos|reports`` runs one of them; ``--timeline-<option> [value]`` goes to
     bench_timeline.py as ``--<option> [value]``, ``--webhook-<option> [value]`` to bench_webhook.py,
-    ``--voice-<option> [value]`` to bench_voice.py, ``--pos-<option> [value]`` to bench_pos.py; every
-    other argument goes to bench_ingest.py. bench_webhook.py, bench_voice.py and bench_pos.py run on
-    bench_ingest.py's database: its ``--db``, unless ``--webhook-db`` / ``--voice-db`` / ``--pos-db``
-    is given (bench_pos.py works on copies of it)."""
+    ``--voice-<option> [value]`` to bench_voice.py, ``--pos-<option> [value]`` to bench_pos.py,
+    ``--reports-<option> [value]`` to bench_reports.py; every other argument goes to bench_ingest.py.
+    bench_webhook.py, bench_voice.py, bench_pos.py and bench_reports.py run on bench_ingest.py's database:
+    its ``--db``, unless ``--webhook-db`` / ``--voice-db`` / ``--pos-db`` / ``--reports-db`` is given
+    (bench_pos.py and bench_reports.py work on copies of it)."""
     only, ingest_args, timeline_args, webhook_args, voice_args, pos_args = None, [], [], [], [], []
+    reports_args = []
     bench_args = list(args.bench_args)
     while bench_args:
         arg = bench_args.pop(0)
         if arg == "--only" or arg.startswith("--only="):
             only = arg.partition("=")[2] or (bench_args.pop(0) if bench_args else "")
-        elif arg.startswith(("--timeline-", "--webhook-", "--voice-", "--pos-")):
+        elif arg.startswith(("--timeline-", "--webhook-", "--voice-", "--pos-", "--reports-")):
             prefix = arg[: arg.index("-", 2) + 1]
             target = {
                 "--timeline-": timeline_args,
                 "--webhook-": webhook_args,
                 "--voice-": voice_args,
                 "--pos-": pos_args,
+                "--reports-": reports_args,
             }[prefix]
             target.append("--" + arg.removeprefix(prefix))
             if "=" not in arg and bench_args and not bench_args[0].startswith("-"):
                 target.append(bench_args.pop(0))  # its value
         elif arg != "--":
             ingest_args.append(arg)
-    if only not in (None, "ingest", "timeline", "webhook", "voice", "pos"):
-        sys.exit(f"bench: --only takes ingest, timeline, webhook, voice or pos, not {only!r}")
-    for on_ingest_db in (webhook_args, voice_args, pos_args):
+    if only not in (None, "ingest", "timeline", "webhook", "voice", "pos", "reports"):
+        sys.exit(f"bench: --only takes ingest, timeline, webhook, voice, pos or reports, not {only!r}")
+    for on_ingest_db in (webhook_args, voice_args, pos_args, reports_args):
         if not any(arg == "--db" or arg.startswith("--db=") for arg in on_ingest_db):
             for i, arg in enumerate(ingest_args):
                 if arg.startswith("--db="):
@@ -613,6 +616,7 @@ def cmd_bench(args):
         ("webhook", "bench_webhook.py", webhook_args),
         ("voice", "bench_voice.py", voice_args),
         ("pos", "bench_pos.py", pos_args),
+        ("reports", "bench_reports.py", reports_args),
     ]
     codes = [
         subprocess.run(

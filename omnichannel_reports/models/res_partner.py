@@ -5,7 +5,10 @@ from odoo import api, fields, models
 
 _logger = logging.getLogger(__name__)
 
-RFM_GROUPS = "omnichannel_base.group_omnichannel_user,sales_team.group_sale_salesman"
+# Marketing users target the segments in email and SMS mailings (saved filters on contacts).
+RFM_GROUPS = (
+    "omnichannel_base.group_omnichannel_user,sales_team.group_sale_salesman,mass_mailing.group_mass_mailing_user"
+)
 
 RFM_SEGMENTS = [
     ("champions", "Champions"),
@@ -68,6 +71,9 @@ class ResPartner(models.Model):
         groups=RFM_GROUPS,
         help="Recency, frequency and monetary scores added up: 3 (lowest) to 15 (best customers).",
     )
+
+    # The base shows it to omnichannel users only; salespeople see it next to the customer value.
+    omni_preferred_channel_type = fields.Selection(groups=RFM_GROUPS)
 
     def _omni_rfm_sources(self):
         """SQL of one row per purchase event: (partner_id, day, is_order, amount).
