@@ -19,7 +19,7 @@ test:
 bench:
 	$(PYTHON) scripts/devenv.py bench $(ARGS)
 
-# Retakes docs/timeline.png and docs/pos_context.png (README) on the test database's demo data.
+# Retakes docs/timeline.png, docs/pos_context.png and docs/omnichannel_dashboard.png (README) on the test database's demo data.
 screenshot:
 	OMNI_SCREENSHOT=1 $(PYTHON) scripts/devenv.py test tests/screenshots $(ARGS)
 

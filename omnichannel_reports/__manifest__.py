@@ -25,6 +25,7 @@
         "views/omnichannel_retention_report_views.xml",
         "data/omnichannel_dashboard.xml",
     ],
+    "demo": ["demo/omnichannel_reports_demo.xml"],
     "pre_init_hook": "pre_init_hook",
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
