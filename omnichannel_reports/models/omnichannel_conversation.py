@@ -175,8 +175,13 @@ class OmnichannelConversation(models.Model):
         return result
 
     def _omni_record_agent_replies(self, dates):
-        """Count agent replies sent at ``dates``, in any order, keeping the first two dates."""
+        """Count agent replies sent at ``dates``, in any order, keeping the first two dates.
+
+        Only what an agent sends from the customer's first message on replies to it: a message the
+        company sent first (a conversation it started) is no answer, as base's first response."""
         self.ensure_one()
+        start = self.first_inbound_date
+        dates = [date for date in dates if start and date >= start]
         if not dates:
             return
         earliest = sorted(filter(None, [self.first_agent_reply_date, self.second_agent_reply_date, *dates]))
@@ -210,6 +215,30 @@ class OmnichannelConversation(models.Model):
         self.invalidate_model(["fcr_state", "fcr"])
 
     @api.model
+    def _omni_recompute_fcr(self):
+        """Every conversation's FCR with the current reopen window, in one UPDATE: on install, and
+        when the window changes in the settings (one report, one definition)."""
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE omnichannel_conversation c
+                      SET fcr_state = k.fcr_state, fcr = k.fcr_state IS NOT DISTINCT FROM 'yes'
+                     FROM (SELECT id, CASE
+                              WHEN first_resolved_date IS NULL THEN NULL
+                              WHEN second_agent_reply_date <= first_resolved_date THEN 'no'
+                              WHEN first_reopen_date <= first_resolved_date + %(window)s THEN 'no'
+                              WHEN first_resolved_date + %(window)s <= %(now)s THEN 'yes'
+                              ELSE 'pending'
+                          END AS fcr_state
+                             FROM omnichannel_conversation) AS k
+                    WHERE c.id = k.id AND c.fcr_state IS DISTINCT FROM k.fcr_state""",
+                window=self._fcr_window(),
+                now=fields.Datetime.now(),
+            )
+        )
+        self.invalidate_model(["fcr_state", "fcr"])
+
+    @api.model
     def _omni_recompute_kpis(self):
         """The facts of every existing conversation, from its interactions, in a few UPDATEs.
 
@@ -230,8 +259,9 @@ class OmnichannelConversation(models.Model):
                               (array_agg(i.date ORDER BY i.date, i.id))[1:2] AS dates
                          FROM omnichannel_interaction i
                          JOIN res_users u ON u.id = i.user_id
+                         JOIN omnichannel_conversation c0 ON c0.id = i.conversation_id
                         WHERE i.direction = 'outbound' AND i.kind IN ('message', 'email')
-                          AND i.conversation_id IS NOT NULL AND NOT u.share AND u.id != %s
+                          AND i.date >= c0.first_inbound_date AND NOT u.share AND u.id != %s
                      GROUP BY i.conversation_id) AS r
                 WHERE c.id = r.conversation_id""",
             [SUPERUSER_ID],
@@ -248,31 +278,17 @@ class OmnichannelConversation(models.Model):
                   AND (c.state != 'resolved' OR c.resolved_date > c.first_resolved_date)"""
         )
         cr.execute(
-            SQL(
-                """UPDATE omnichannel_conversation c
-                      SET agent_response_hours = COALESCE(GREATEST(
-                              EXTRACT(EPOCH FROM c.first_agent_reply_date - c.first_inbound_date) / 3600, 0), 0),
-                          agent_response_business_hours = 0,
-                          first_resolution_business_hours = 0,
-                          resolution_business_hours = 0,
-                          agent_reply_count = COALESCE(c.agent_reply_count, 0),
-                          reopen_count = COALESCE(c.reopen_count, 0),
-                          fcr_state = k.fcr_state,
-                          fcr = k.fcr_state IS NOT DISTINCT FROM 'yes'
-                     FROM (SELECT id, CASE
-                              WHEN first_resolved_date IS NULL THEN NULL
-                              WHEN second_agent_reply_date <= first_resolved_date THEN 'no'
-                              WHEN first_reopen_date <= first_resolved_date + %(window)s THEN 'no'
-                              WHEN first_resolved_date + %(window)s <= %(now)s THEN 'yes'
-                              ELSE 'pending'
-                          END AS fcr_state
-                             FROM omnichannel_conversation) AS k
-                    WHERE c.id = k.id""",
-                window=self._fcr_window(),
-                now=fields.Datetime.now(),
-            )
+            """UPDATE omnichannel_conversation c
+                  SET agent_response_hours = COALESCE(GREATEST(
+                          EXTRACT(EPOCH FROM c.first_agent_reply_date - c.first_inbound_date) / 3600, 0), 0),
+                      agent_response_business_hours = 0,
+                      first_resolution_business_hours = 0,
+                      resolution_business_hours = 0,
+                      agent_reply_count = COALESCE(c.agent_reply_count, 0),
+                      reopen_count = COALESCE(c.reopen_count, 0)"""
         )
         self.invalidate_model()
+        self._omni_recompute_fcr()
         # Business hours need each team's calendar: the ORM computes them, for those teams only.
         with_calendar = self.search([("team_id.resource_calendar_id", "!=", False)])
         for name in ("agent_response_business_hours", "first_resolution_business_hours", "resolution_business_hours"):

@@ -31,5 +31,9 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
+        Conversation = self.env["omnichannel.conversation"]
+        window = Conversation._fcr_window()
         super().set_values()
+        if Conversation._fcr_window() != window:
+            Conversation.sudo()._omni_recompute_fcr()  # every FCR by the new window, not only the pending ones
         self.env["ir.config_parameter"].sudo().set_param(CSAT_ENABLED_PARAM, str(bool(self.omni_csat_enabled)))

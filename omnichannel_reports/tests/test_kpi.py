@@ -124,6 +124,31 @@ class TestServiceKpis(OmnichannelCase):
         self.assertEqual(conversation.second_agent_reply_date, datetime(2026, 11, 2, 11, 0))
         self.assertEqual(conversation.agent_response_hours, 1.0)
 
+    def test_what_the_agent_sent_before_the_customer_wrote_is_no_reply(self):
+        """A conversation the company started: its first message is no answer to the customer."""
+        partner = self.env["res.partner"].create({"name": "Lucía Fernández", "phone": "+34600100200"})
+        with freeze_time("2026-11-02 08:00:00"):
+            conversation = (
+                self.env["omnichannel.conversation"]
+                .with_user(self.agent)
+                .create({"partner_id": partner.id, "channel_id": self.channel.id})
+            )
+        self.agent_replies(conversation, "2026-11-02 09:00:00", body="Su pedido está listo")
+        self.assertEqual(conversation.agent_reply_count, 0)
+        self.assertEqual(self.customer_writes("2026-11-02 10:00:00"), conversation)
+        self.agent_replies(conversation, "2026-11-02 11:00:00")
+        expected = {
+            "agent_reply_count": 1,
+            "first_agent_reply_date": datetime(2026, 11, 2, 11, 0),
+            "agent_response_hours": 1.0,
+            "reopen_count": 0,
+            "fcr_state": False,
+            "fcr": False,
+        }
+        self.assertEqual(self.facts(conversation), expected)
+        self.env["omnichannel.conversation"]._omni_recompute_kpis()  # the same from history
+        self.assertEqual(self.facts(conversation), expected)
+
     def test_conversation_with_no_reply(self):
         conversation = self.customer_writes("2026-11-02 09:00:00")
         self.agent_resolves(conversation, "2026-11-02 12:00:00")
@@ -211,6 +236,19 @@ class TestServiceKpis(OmnichannelCase):
             self.env.flush_all()
         self.assertEqual(conversation.reopen_count, 2)
         self.assertEqual(conversation.first_reopen_date, datetime(2026, 11, 12, 10, 0))
+
+    def test_a_new_window_applies_to_every_conversation(self):
+        conversation = self.customer_writes("2026-11-02 09:00:00")
+        self.agent_resolves(conversation, "2026-11-02 10:00:00")
+        self.settle("2026-11-10 10:00:00")  # 8 days: the 7-day window is over
+        self.assertEqual(self.facts(conversation)["fcr_state"], "yes")
+        with freeze_time("2026-11-12 10:00:00"):  # reopened 10 days after its resolution
+            conversation.with_user(self.agent).action_reopen()
+            self.env.flush_all()
+        self.assertEqual(self.facts(conversation)["fcr_state"], "yes")
+        with freeze_time("2026-11-20 10:00:00"):
+            self.env["res.config.settings"].create({"omni_fcr_reopen_days": 14}).execute()
+        self.assertEqual(self.facts(conversation)["fcr_state"], "no")  # within 14 days: not FCR any more
 
     def test_two_replies_before_the_first_resolution_is_not_fcr(self):
         conversation = self.customer_writes("2026-11-02 09:00:00")
