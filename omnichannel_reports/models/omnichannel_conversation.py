@@ -98,9 +98,11 @@ class OmnichannelConversation(models.Model):
         "first_agent_reply_date",
         "first_resolved_date",
         "resolved_date",
-        "team_id.resource_calendar_id",
+        "team_id",
     )
     def _compute_business_hours(self):
+        # Not on team_id.resource_calendar_id: a team's new calendar would recompute all its
+        # conversations in the request; a scheduled action does it in batches (omnichannel.team).
         for conversation in self:
             calendar = conversation.sudo().team_id.resource_calendar_id
             start = conversation.first_inbound_date

@@ -7,6 +7,8 @@ from odoo.tools import SQL, drop_view_if_exists
 
 _logger = logging.getLogger(__name__)
 
+# pg_advisory lock key of the table's (re)creation: the first 8 bytes of sha256("omnichannel_retention_report")
+RETENTION_TABLE_LOCK = int.from_bytes(hashlib.sha256(b"omnichannel_retention_report").digest()[:8], "big", signed=True)
 COHORT_TYPES = [("purchase", "First Purchase"), ("contact", "First Contact")]
 
 
@@ -184,8 +186,16 @@ class OmnichannelRetentionReport(models.Model):
         cr = self.env.cr
         query = self._view_query()
         version = hashlib.sha256(query.encode()).hexdigest()
-        cr.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [self._table])
-        if cr.fetchone()[0] == version:
+        if self._table_version()[0] == version:
+            return False
+        # Workers loading the registry together would each drop and create it, and all but one fail:
+        # one builds it, the others go on with the table as it is.
+        cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [RETENTION_TABLE_LOCK])
+        if not cr.fetchone()[0]:
+            _logger.info("Customer retention: another process is creating the table")
+            return False
+        current, built_since = self._table_version()
+        if current == version or built_since:
             return False
         table = SQL.identifier(self._table)
         drop_view_if_exists(cr, self._table)
@@ -202,6 +212,18 @@ class OmnichannelRetentionReport(models.Model):
         cr.execute(SQL("COMMENT ON MATERIALIZED VIEW %s IS %s", table, version))
         _logger.info("Customer retention: table created")
         return True
+
+    def _table_version(self):
+        """The version of the table (its comment), and whether another transaction created it since this
+        one's snapshot: the catalog knows the name (``to_regclass``) but the snapshot sees no such table,
+        nor its comment."""
+        self.env.cr.execute(
+            """SELECT obj_description(to_regclass(%(table)s), 'pg_class'),
+                      to_regclass(%(table)s) IS NOT NULL
+                      AND NOT EXISTS (SELECT FROM pg_class WHERE oid = to_regclass(%(table)s))""",
+            {"table": self._table},
+        )
+        return self.env.cr.fetchone()
 
     @api.model
     def _refresh_cohorts(self):

@@ -18,6 +18,13 @@ class TestServiceKpis(OmnichannelCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["ir.config_parameter"].sudo().set_param("omnichannel_reports.fcr_reopen_days", "7")
+        cls.manager = cls.env["res.users"].create(
+            {
+                "name": "Marta Manager",
+                "login": "marta.manager.kpi",
+                "groups_id": [Command.set(cls.env.ref("omnichannel_base.group_omnichannel_manager").ids)],
+            }
+        )
 
     def customer_writes(self, when, phone="+34600100200"):
         with freeze_time(when):
@@ -40,6 +47,13 @@ class TestServiceKpis(OmnichannelCase):
     def settle(self, when):
         with freeze_time(when):
             self.env["omnichannel.conversation"]._omni_settle_fcr()
+
+    def recompute_business_hours(self, limit=1000):
+        """Run the scheduled action as the cron does, after the request that changed the calendar."""
+        self.env.flush_all()
+        remaining = self.env["omnichannel.team"]._omni_cron_recompute_business_hours(limit=limit)
+        self.env.invalidate_all()
+        return remaining
 
     def madrid_calendar(self):
         """Monday to Friday, 9:00 to 18:00 in Madrid (UTC+1 in November)."""
@@ -269,11 +283,41 @@ class TestServiceKpis(OmnichannelCase):
         self.agent_resolves(conversation, "2026-11-09 10:00:00")
         self.assertEqual(conversation.agent_response_hours, 64.5)
         self.assertFalse(conversation.agent_response_business_hours, "no calendar: no business hours")
-        self.team.resource_calendar_id = calendar
+        self.team.with_user(self.manager).resource_calendar_id = calendar
+        self.recompute_business_hours()
         self.assertEqual(conversation.agent_response_business_hours, 1.5)  # Fri 17-18, Mon 9-9:30
         self.assertEqual(conversation.first_resolution_business_hours, 3.0)  # Fri 17-18, Mon 9-11
         self.assertEqual(conversation.resolution_business_hours, 3.0)
         self.assertEqual(conversation.first_resolution_hours, 66.0)
+
+    def test_new_working_hours_apply_in_batches_by_the_scheduled_action(self):
+        conversations = self.env["omnichannel.conversation"]
+        for when, phone in (("16:00", "+34600100211"), ("16:30", "+34600100212"), ("17:00", "+34600100213")):
+            conversation = self.customer_writes(f"2026-11-06 {when}:00", phone=phone)  # a Friday, 17:00 in Madrid
+            self.agent_replies(conversation, "2026-11-09 08:30:00")  # Monday, 9:30 in Madrid
+            conversations |= conversation
+        self.assertEqual(conversations.mapped("agent_response_business_hours"), [0.0, 0.0, 0.0])
+        cron = self.env.ref("omnichannel_reports.ir_cron_omnichannel_business_hours")
+        triggers = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+
+        self.team.with_user(self.manager).resource_calendar_id = self.madrid_calendar()
+        self.env.flush_all()
+        conversations.invalidate_recordset()
+        self.assertEqual(
+            conversations.mapped("agent_response_business_hours"), [0.0, 0.0, 0.0], "not in the manager's request"
+        )
+        self.assertTrue(self.team.omni_business_hours_pending)
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]) - triggers, "cron triggered")
+
+        self.assertEqual(self.recompute_business_hours(limit=2), 1, "one conversation left for the next run")
+        self.assertEqual(conversations.mapped("agent_response_business_hours"), [1.5, 1.0, 0.0])
+        self.assertEqual(self.recompute_business_hours(limit=2), 0)
+        self.assertEqual(conversations.mapped("agent_response_business_hours"), [1.5, 1.0, 0.5])
+        self.assertFalse(self.team.omni_business_hours_pending)
+
+        # a conversation whose dates change still gets its business hours at once
+        self.agent_resolves(conversations[0], "2026-11-09 10:00:00")
+        self.assertEqual(conversations[0].resolution_business_hours, 3.0)
 
     # ------------------------------------------------------------ install on existing data
     def test_recompute_from_history_matches_live_facts(self):

@@ -34,7 +34,10 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import freeze_time, tagged
 
+from odoo.sql_db import db_connect
+
 from odoo.addons.omnichannel_base.tests.common import OmnichannelCase
+from odoo.addons.omnichannel_reports.models.omnichannel_retention_report import RETENTION_TABLE_LOCK
 
 REPORT = "omnichannel.retention.report"
 
@@ -277,6 +280,19 @@ class TestRetention(OmnichannelCase):
         # a registry load (module update, server start) keeps the rows of an unchanged table
         self.env[REPORT]._register_hook()
         self.assertEqual(self.table("purchase")[0][("2026-02-01", 1)], (1, 50.0))
+
+    def test_one_process_at_a_time_creates_the_table(self):
+        """A worker loading the registry while another creates the table leaves it to that one."""
+        cr = self.env.cr
+        cr.execute("DROP MATERIALIZED VIEW omnichannel_retention_report")
+        with db_connect(cr.dbname).cursor() as other:  # another process, creating the table
+            other.execute("SELECT pg_advisory_xact_lock(%s)", [RETENTION_TABLE_LOCK])
+            self.env[REPORT]._register_hook()
+            cr.execute("SELECT to_regclass('omnichannel_retention_report')")
+            self.assertIsNone(cr.fetchone()[0], "left to the other process, not waited for")
+        self.env[REPORT]._register_hook()
+        cr.execute("SELECT to_regclass('omnichannel_retention_report')")
+        self.assertTrue(cr.fetchone()[0], "created once the lock is free")
 
     def test_table_follows_the_point_of_sale(self):
         """Installing or removing the point of sale later re-creates the table at the next registry load."""
