@@ -6,5 +6,6 @@ from . import omnichannel_ingest
 from . import omnichannel_team
 from . import res_config_settings
 from . import res_partner
+from . import mailing_mailing
 from . import omnichannel_conversation_report
 from . import omnichannel_retention_report

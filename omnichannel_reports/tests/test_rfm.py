@@ -90,11 +90,11 @@ class RfmCase(OmnichannelCase):
         cls.env.invalidate_all()
 
     @classmethod
-    def order(cls, partner, amount, day, confirm=True):
+    def order(cls, partner, amount, day, confirm=True, salesman=None):
         with freeze_time(day):
             order = (
                 cls.env["sale.order"]
-                .with_user(cls.salesman)
+                .with_user(salesman or cls.salesman)
                 .create(
                     {
                         "partner_id": partner.id,
@@ -110,10 +110,10 @@ class RfmCase(OmnichannelCase):
         return order
 
     @classmethod
-    def invoice_order(cls, order, day):
+    def invoice_order(cls, order, day, salesman=None, billing=None):
         with freeze_time(day):
-            invoice = order.with_user(cls.salesman)._create_invoices()
-            invoice.with_user(cls.billing).action_post()
+            invoice = order.with_user(salesman or cls.salesman)._create_invoices()
+            invoice.with_user(billing or cls.billing).action_post()
             cls.env.flush_all()
         return invoice
 
@@ -141,9 +141,9 @@ class RfmCase(OmnichannelCase):
             cls.env.flush_all()
         return move
 
-    def scores(self, partner):
-        """The RFM fields as a user of the Omnichannel group reads them on the contact."""
-        values = partner.with_user(self.agent).read(list(FIELDS))[0]
+    def scores(self, partner, user=None):
+        """The RFM fields as a user of the Omnichannel group (or ``user``) reads them on the contact."""
+        values = partner.with_user(user or self.agent).read(list(FIELDS))[0]
         return tuple(values[name] for name in FIELDS)
 
 
@@ -257,6 +257,126 @@ class TestRfm(RfmCase):
             .search([("omni_rfm_segment", "=", "champions"), ("id", "in", (self.alfa | self.ana | self.bruno).ids)])
         )
         self.assertEqual(champions, self.alfa | self.ana)
+
+
+@tagged("post_install", "-at_install")
+class TestRfmMultiCompany(RfmCase):
+    """Each company scores its own customers from its own sales, and its users see its scores only.
+
+    Nora and Óscar are shared contacts (no company) who buy from the main company A and from B:
+        A: Nora 1 order 10 days ago, 1000 invoiced; Óscar 1 order 50 days ago, 200 invoiced.
+        B: Nora 1 order 100 days ago, 300 invoiced; Óscar 2 orders (5 and 20 days ago), not invoiced.
+    Each company ranks its two customers (ranks 1 and 2 give the scores 1 and 5; equal values share 1).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_b = cls.env["res.company"].create({"name": "Omnicanal Norte SL"})
+        cls.env["account.chart.template"].try_loading("generic_coa", cls.company_b, install_demo=False)
+        cls.salesman_b = cls.env["res.users"].create(
+            {
+                "name": "Sonia Norte",
+                "login": "sonia.norte",
+                "email": "sonia@example.com",
+                "company_id": cls.company_b.id,
+                "company_ids": [Command.set(cls.company_b.ids)],
+                "groups_id": [Command.set([cls.env.ref("sales_team.group_sale_salesman_all_leads").id])],
+            }
+        )
+        cls.billing_b = cls.env["res.users"].create(
+            {
+                "name": "Bea Norte",
+                "login": "bea.norte",
+                "email": "bea@example.com",
+                "company_id": cls.company_b.id,
+                "company_ids": [Command.set(cls.company_b.ids)],
+                "groups_id": [Command.set([cls.env.ref("account.group_account_invoice").id])],
+            }
+        )
+        Partner = cls.env["res.partner"]
+        cls.nora = Partner.create({"name": "Nora Núñez"})
+        cls.oscar = Partner.create({"name": "Óscar Ortega", "email": "oscar@example.com"})
+        cls.invoice_order(cls.order(cls.nora, 1000, ago(10)), ago(10))
+        cls.invoice_order(cls.order(cls.oscar, 200, ago(50)), ago(50))
+        order_b = cls.order(cls.nora, 300, ago(100), salesman=cls.salesman_b)
+        cls.invoice_order(order_b, ago(100), salesman=cls.salesman_b, billing=cls.billing_b)
+        cls.order(cls.oscar, 70, ago(5), salesman=cls.salesman_b)
+        cls.order(cls.oscar, 70, ago(20), salesman=cls.salesman_b)
+
+    def test_each_company_scores_its_own_sales(self):
+        self.assertEqual(self.nora.sale_order_ids.mapped("company_id"), self.company_a | self.company_b)
+        self.env["res.partner"]._omni_rfm_recompute(today=TODAY)
+        # (recency days, purchases, net revenue, R, F, M, segment, customer value)
+        expected = {
+            self.salesman: {
+                self.nora: (10, 1, 1000.0, 5, 1, 5, "new", 11),
+                self.oscar: (50, 1, 200.0, 1, 1, 1, "lost", 3),
+            },
+            self.salesman_b: {
+                self.nora: (100, 1, 300.0, 1, 1, 5, "lost", 7),
+                self.oscar: (5, 2, 0.0, 5, 5, 1, "champions", 11),
+            },
+        }
+        for user, scores in expected.items():
+            for partner, values in scores.items():
+                with self.subTest(user=user.name, partner=partner.name):
+                    self.assertEqual(self.scores(partner, user), values)
+            company = user.company_id
+            self.assertEqual(self.nora.with_user(user).omni_rfm_currency_id, company.currency_id)
+
+    def test_segments_filter_and_group_in_the_users_company(self):
+        self.env["res.partner"]._omni_rfm_recompute(today=TODAY)
+        customers = [("id", "in", (self.nora | self.oscar).ids)]
+        for user, lost, groups in (
+            (self.salesman, self.oscar, {"new": self.nora, "lost": self.oscar}),
+            (self.salesman_b, self.nora, {"lost": self.nora, "champions": self.oscar}),
+        ):
+            with self.subTest(user=user.name):
+                Partner = self.env["res.partner"].with_user(user)
+                self.assertEqual(Partner.search([*customers, ("omni_rfm_segment", "=", "lost")]), lost)
+                # the RFM Segment group-by of the contact list
+                found = Partner._read_group(customers, ["omni_rfm_segment"], ["id:recordset"])
+                self.assertEqual({segment: partners for segment, partners in found}, groups)
+                counts = Partner.read_group(customers, ["omni_rfm_segment"], ["omni_rfm_segment"])
+                self.assertEqual(
+                    {g["omni_rfm_segment"]: g["omni_rfm_segment_count"] for g in counts}, dict.fromkeys(groups, 1)
+                )
+
+    def test_mailing_reaches_the_segment_of_its_company(self):
+        """A marketer of B mails B's champions, also when the queue's scheduled action (its own user,
+        in company A) sends the mailing."""
+        self.env["res.partner"]._omni_rfm_recompute(today=TODAY)
+        self.env["ir.config_parameter"].sudo().set_param("mail.mail.force.send.limit", 0)
+        marketing_b = self.env["res.users"].create(
+            {
+                "name": "Mar Norte",
+                "login": "mar.norte",
+                "email": "mar@example.com",
+                "company_id": self.company_b.id,
+                "company_ids": [Command.set(self.company_b.ids)],
+                "groups_id": [Command.set([self.env.ref("mass_mailing.group_mass_mailing_user").id])],
+            }
+        )
+        mailing = (
+            self.env["mailing.mailing"]
+            .with_user(marketing_b)
+            .create(
+                {
+                    "subject": "Gracias",
+                    "body_html": "<p>Hola</p>",
+                    "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+                    "mailing_filter_id": self.env.ref("omnichannel_reports.mailing_filter_rfm_champions").id,
+                }
+            )
+        )
+        self.assertEqual(mailing.total, 1, "Óscar, the champion of B")
+        mailing.action_launch()
+        self.assertEqual(self.env.company, self.company_a)
+        self.env["mailing.mailing"]._process_mass_mailing_queue()
+        traces = self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)])
+        self.assertEqual(traces.mapped("res_id"), self.oscar.ids)
 
 
 @tagged("post_install", "-at_install")

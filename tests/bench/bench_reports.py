@@ -902,8 +902,9 @@ def measure_rfm(odoo, registry, args):
             runs.append((label, time.perf_counter() - start, changed, os.getloadavg()[0]))
         env["ir.config_parameter"].set_param(RFM_DAY_KEY, str(day))
         cr.execute(
-            """SELECT omni_rfm_segment, count(*) FROM res_partner WHERE omni_rfm_segment IS NOT NULL
-                GROUP BY 1 ORDER BY 2 DESC"""
+            # company-dependent: one {company_id: segment} per contact; every company's segments counted
+            """SELECT seg.value, count(*) FROM res_partner, jsonb_each_text(omni_rfm_segment) seg
+                WHERE omni_rfm_segment IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"""
         )
         segments = cr.fetchall()
         cr.commit()
