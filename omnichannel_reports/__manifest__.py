@@ -1,6 +1,6 @@
 {
     "name": "Omnichannel CRM: Reports",
-    "summary": "Channel mix and conversation KPIs across every channel",
+    "summary": "Service KPIs, CSAT surveys, an Omnichannel dashboard, retention cohorts and RFM segments",
     "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
