@@ -39,7 +39,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -47,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -55,7 +53,18 @@ from bench_ingest import BUILT_KEY as SOURCE_BUILT_KEY
 from bench_ingest import CODE_KEY as SOURCE_CODE_KEY
 from bench_ingest import STATE_KEY as SOURCE_STATE_KEY
 from bench_timeline import SUMMARIES, YEARS_DAYS
-from benchlib import code_digest, odoo_cli, percentile, read_params, say, say_targets, stepper
+from benchlib import (
+    code_digest,
+    copy_database,
+    drop_database,
+    odoo_cli,
+    others_on,
+    percentile,
+    read_params,
+    say,
+    say_targets,
+    stepper,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 step = stepper("pos")
@@ -119,23 +128,6 @@ def pos_digests():
 
 
 # --------------------------------------------------------------------------- databases
-def sql_params(odoo, db, values):
-    """Set ir.config_parameter values with SQL (no registry loaded for ``db`` in this process yet)."""
-    conn = odoo.sql_db.db_connect(db)
-    try:
-        with conn.cursor() as cr:
-            for key, value in values.items():
-                cr.execute(
-                    """INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date)
-                       VALUES (%s, %s, 1, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
-                       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""",
-                    [key, value],
-                )
-            cr.commit()
-    finally:
-        odoo.sql_db.close_db(db)
-
-
 def set_params(odoo, db, values):
     from odoo.modules.registry import Registry
 
@@ -143,53 +135,6 @@ def set_params(odoo, db, values):
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         for key, value in values.items():
             env["ir.config_parameter"].set_param(key, value)
-
-
-def copy_database(odoo, source, target):
-    """``CREATE DATABASE target TEMPLATE source`` (file copy) and the filestore; the copy is marked
-    as ours at once. Other sessions on ``source`` are never terminated: the copy fails instead."""
-    from odoo.tools import SQL
-
-    odoo.sql_db.close_db(source)
-    db = odoo.sql_db.db_connect("postgres")
-    with closing(db.cursor()) as cr:
-        cr._cnx.autocommit = True
-        strategy = SQL(" STRATEGY FILE_COPY") if cr._cnx.server_version >= 150000 else SQL("")
-        cr.execute(
-            SQL(
-                "CREATE DATABASE %s ENCODING 'unicode' TEMPLATE %s%s",
-                SQL.identifier(target),
-                SQL.identifier(source),
-                strategy,
-            )
-        )
-    odoo.sql_db.close_db("postgres")
-    sql_params(odoo, target, {STATE_KEY: "building"})
-    from_fs, to_fs = odoo.tools.config.filestore(source), odoo.tools.config.filestore(target)
-    if os.path.exists(to_fs):
-        shutil.rmtree(to_fs)
-    if os.path.exists(from_fs):
-        shutil.copytree(from_fs, to_fs)
-
-
-def drop_database(odoo, db):
-    from odoo.service import db as db_service
-
-    db_service.exp_drop(db)
-    filestore = odoo.tools.config.filestore(db)
-    if os.path.exists(filestore):
-        shutil.rmtree(filestore)
-
-
-def others_on(odoo, db):
-    """Other sessions connected to ``db`` (a template must have none)."""
-    conn = odoo.sql_db.db_connect("postgres")
-    try:
-        with conn.cursor() as cr:
-            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid != pg_backend_pid()", [db])
-            return cr.fetchone()[0]
-    finally:
-        odoo.sql_db.close_db("postgres")
 
 
 def ensure_databases(odoo, args):
@@ -251,7 +196,7 @@ def ensure_databases(odoo, args):
 def build_reference(odoo, args, source, wanted):
     total = time.perf_counter()
     with step(f"copying {args.db} into {args.ref_db} (CREATE DATABASE … TEMPLATE)"):
-        copy_database(odoo, args.db, args.ref_db)
+        copy_database(odoo, args.db, args.ref_db, STATE_KEY)
     update = [] if source.get(SOURCE_CODE_KEY) == base_digest() else ["-u", "omnichannel_base"]
     with step(
         f"installing {', '.join(POS_MODULES)} in {args.ref_db}" + (" (and updating omnichannel_base)" if update else "")
@@ -273,7 +218,7 @@ def build_with_module(odoo, args, wanted):
     total = time.perf_counter()
     with step(f"copying {args.ref_db} into {args.pos_db}"):
         odoo.modules.registry.Registry.delete(args.ref_db)
-        copy_database(odoo, args.ref_db, args.pos_db)
+        copy_database(odoo, args.ref_db, args.pos_db, STATE_KEY)
     with step(f"installing omnichannel_pos in {args.pos_db} (its backfill puts the POS orders on the timeline)"):
         odoo_cli(args.config, "-d", args.pos_db, "-i", "omnichannel_pos", "--without-demo=all")
     from odoo.modules.registry import Registry

@@ -36,7 +36,6 @@ Then, each run:
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -49,7 +48,19 @@ from bench_ingest import BUILT_KEY as SOURCE_BUILT_KEY
 from bench_ingest import CODE_KEY as SOURCE_CODE_KEY
 from bench_ingest import REF_PREFIX
 from bench_ingest import STATE_KEY as SOURCE_STATE_KEY
-from benchlib import code_digest, odoo_cli, percentile, read_params, say, say_targets, stepper
+from benchlib import (
+    code_digest,
+    copy_database,
+    drop_database,
+    odoo_cli,
+    others_on,
+    percentile,
+    read_params,
+    say,
+    say_targets,
+    sql_params,
+    stepper,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 step = stepper("reports")
@@ -125,68 +136,6 @@ def digest():
 
 
 # --------------------------------------------------------------------------- database
-def sql_params(odoo, db, values):
-    """Set ir.config_parameter values with SQL (no registry loaded for ``db`` in this process yet)."""
-    conn = odoo.sql_db.db_connect(db)
-    try:
-        with conn.cursor() as cr:
-            for key, value in values.items():
-                cr.execute(
-                    """INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date)
-                       VALUES (%s, %s, 1, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
-                       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""",
-                    [key, value],
-                )
-            cr.commit()
-    finally:
-        odoo.sql_db.close_db(db)
-
-
-def others_on(odoo, db):
-    conn = odoo.sql_db.db_connect("postgres")
-    try:
-        with conn.cursor() as cr:
-            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid != pg_backend_pid()", [db])
-            return cr.fetchone()[0]
-    finally:
-        odoo.sql_db.close_db("postgres")
-
-
-def copy_database(odoo, source, target):
-    """``CREATE DATABASE target TEMPLATE source`` (file copy) and the filestore, marked as ours at once."""
-    from odoo.tools import SQL
-
-    odoo.sql_db.close_db(source)
-    db = odoo.sql_db.db_connect("postgres")
-    with closing(db.cursor()) as cr:
-        cr._cnx.autocommit = True
-        strategy = SQL(" STRATEGY FILE_COPY") if cr._cnx.server_version >= 150000 else SQL("")
-        cr.execute(
-            SQL(
-                "CREATE DATABASE %s ENCODING 'unicode' TEMPLATE %s%s",
-                SQL.identifier(target),
-                SQL.identifier(source),
-                strategy,
-            )
-        )
-    odoo.sql_db.close_db("postgres")
-    sql_params(odoo, target, {STATE_KEY: "building"})
-    from_fs, to_fs = odoo.tools.config.filestore(source), odoo.tools.config.filestore(target)
-    if os.path.exists(to_fs):
-        shutil.rmtree(to_fs)
-    if os.path.exists(from_fs):
-        shutil.copytree(from_fs, to_fs)
-
-
-def drop_database(odoo, db):
-    from odoo.service import db as db_service
-
-    db_service.exp_drop(db)
-    filestore = odoo.tools.config.filestore(db)
-    if os.path.exists(filestore):
-        shutil.rmtree(filestore)
-
-
 def ensure_database(odoo, args):
     """The copy, built or reused at the current code. Returns (source params, built now), or None."""
     from odoo.service import db as db_service
@@ -231,7 +180,7 @@ def ensure_database(odoo, args):
 def build(odoo, args, source, wanted):
     total = time.perf_counter()
     with step(f"copying {args.db} into {args.reports_db} (CREATE DATABASE … TEMPLATE)"):
-        copy_database(odoo, args.db, args.reports_db)
+        copy_database(odoo, args.db, args.reports_db, STATE_KEY)
     update = [] if source.get(SOURCE_CODE_KEY) == code_digest(["omnichannel_base"]) else ["-u", "omnichannel_base"]
     # The report view (omnichannel_conversation_report.init) reads omnichannel_team.resource_calendar_id, a
     # column of the same module that Odoo may create only after that view when installing: create it first.

@@ -2,10 +2,12 @@
 bench parameters a database remembers."""
 
 import math
+import os
+import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +62,69 @@ def say_targets(targets):
 def odoo_cli(conf, *args):
     cmd = [sys.executable, "-m", "odoo", "-c", conf, *args, "--stop-after-init", "--log-level=warn"]
     subprocess.run(cmd, check=True)
+
+
+# --------------------------------------------------------------------------- bench databases
+def sql_params(odoo, db, values):
+    """Set ir.config_parameter values with SQL (no registry loaded for ``db`` in this process yet)."""
+    conn = odoo.sql_db.db_connect(db)
+    try:
+        with conn.cursor() as cr:
+            for key, value in values.items():
+                cr.execute(
+                    """INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date)
+                       VALUES (%s, %s, 1, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
+                       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""",
+                    [key, value],
+                )
+            cr.commit()
+    finally:
+        odoo.sql_db.close_db(db)
+
+
+def others_on(odoo, db):
+    """Other sessions connected to ``db`` (a template must have none)."""
+    conn = odoo.sql_db.db_connect("postgres")
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid != pg_backend_pid()", [db])
+            return cr.fetchone()[0]
+    finally:
+        odoo.sql_db.close_db("postgres")
+
+
+def copy_database(odoo, source, target, state_key):
+    """``CREATE DATABASE target TEMPLATE source`` (file copy) and the filestore; the copy is marked
+    as ours at once (``state_key`` = "building"). Other sessions on ``source`` are never terminated:
+    the copy fails instead."""
+    from odoo.tools import SQL
+
+    odoo.sql_db.close_db(source)
+    db = odoo.sql_db.db_connect("postgres")
+    with closing(db.cursor()) as cr:
+        cr._cnx.autocommit = True
+        strategy = SQL(" STRATEGY FILE_COPY") if cr._cnx.server_version >= 150000 else SQL("")
+        cr.execute(
+            SQL(
+                "CREATE DATABASE %s ENCODING 'unicode' TEMPLATE %s%s",
+                SQL.identifier(target),
+                SQL.identifier(source),
+                strategy,
+            )
+        )
+    odoo.sql_db.close_db("postgres")
+    sql_params(odoo, target, {state_key: "building"})
+    from_fs, to_fs = odoo.tools.config.filestore(source), odoo.tools.config.filestore(target)
+    if os.path.exists(to_fs):
+        shutil.rmtree(to_fs)
+    if os.path.exists(from_fs):
+        shutil.copytree(from_fs, to_fs)
+
+
+def drop_database(odoo, db):
+    from odoo.service import db as db_service
+
+    db_service.exp_drop(db)
+    filestore = odoo.tools.config.filestore(db)
+    if os.path.exists(filestore):
+        shutil.rmtree(filestore)
