@@ -8,15 +8,12 @@ Not a test: it runs only when asked for, on a database with the demo data::
 and writes docs/omnichannel_dashboard.png (or the path in OMNI_DASHBOARD_SCREENSHOT_PATH).
 """
 
-import base64
 import os
-import unittest
-from pathlib import Path
 
-from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests import tagged
+from screenshot_case import DOCS, ScreenshotCase
 
-OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "omnichannel_dashboard.png"
+OUTPUT = DOCS / "omnichannel_dashboard.png"
 DASHBOARD_ACTION = "omnichannel_reports.action_omnichannel_dashboard"
 
 # Waits until every pivot of the dashboard has loaded (no cell reads "Loading..."), folds the list
@@ -65,32 +62,16 @@ READY_JS = """
 """
 
 
-@unittest.skipUnless(os.environ.get("OMNI_SCREENSHOT"), "set OMNI_SCREENSHOT=1 to take the README screenshot")
 @tagged("post_install", "-at_install")
-class TestDashboardScreenshot(HttpCase):
-    browser_size = "1366x900"
-
+class TestDashboardScreenshot(ScreenshotCase):
     def test_dashboard_screenshot(self):
         if not self.env.ref("omnichannel_base.partner_lucia_fernandez", raise_if_not_found=False):
             self.skipTest("needs the demo data of omnichannel_base")
         if not self.env.ref(DASHBOARD_ACTION, raise_if_not_found=False):
             self.skipTest("needs omnichannel_reports")
-        output = Path(os.environ.get("OMNI_DASHBOARD_SCREENSHOT_PATH") or OUTPUT)
-        self.env.ref("base.user_admin").write({"lang": "en_US", "tz": "Europe/Madrid"})
-
-        browser = ChromeBrowser(self, success_signal="screenshot ready")
-        try:
-            self.authenticate("admin", "admin", browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            browser._websocket_request("Emulation.setTimezoneOverride", params={"timezoneId": "Europe/Madrid"})
-            browser.navigate_to(f"{self.base_url()}/odoo/action-{DASHBOARD_ACTION}", wait_stop=True)
-            self.assertTrue(browser._wait_ready())
-            browser._wait_code_ok(READY_JS, timeout=90)
-            png = browser._websocket_request("Page.captureScreenshot", params={"format": "png"})["data"]
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(base64.b64decode(png))
-        self.assertGreater(output.stat().st_size, 10000, "the screenshot is not blank")
+        self.take_screenshot(
+            f"/odoo/action-{DASHBOARD_ACTION}",
+            READY_JS,
+            os.environ.get("OMNI_DASHBOARD_SCREENSHOT_PATH") or OUTPUT,
+            timeout=90,
+        )

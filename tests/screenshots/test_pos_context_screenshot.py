@@ -8,15 +8,12 @@ Not a test: it runs only when asked for, on a database with the demo data::
 and writes docs/pos_context.png (or the path in OMNI_POS_SCREENSHOT_PATH).
 """
 
-import base64
 import os
-import unittest
-from pathlib import Path
 
-from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests import tagged
+from screenshot_case import DOCS, ScreenshotCase
 
-OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "pos_context.png"
+OUTPUT = DOCS / "pos_context.png"
 CUSTOMER = "omnichannel_base.partner_lucia_fernandez"
 CONFIG = "point_of_sale.pos_config_clothes"  # the Madrid store in the demo data
 
@@ -57,36 +54,23 @@ READY_JS = """
 """
 
 
-@unittest.skipUnless(os.environ.get("OMNI_SCREENSHOT"), "set OMNI_SCREENSHOT=1 to take the README screenshot")
 @tagged("post_install", "-at_install")
-class TestPosContextScreenshot(HttpCase):
-    browser_size = "1366x900"
-
+class TestPosContextScreenshot(ScreenshotCase):
     def test_pos_context_screenshot(self):
         customer = self.env.ref(CUSTOMER, raise_if_not_found=False)
         config = self.env.ref(CONFIG, raise_if_not_found=False)
         if not customer or not config or "omni_show_context" not in config:
             self.skipTest("needs the demo data of omnichannel_base, point_of_sale and omnichannel_pos")
-        output = Path(os.environ.get("OMNI_POS_SCREENSHOT_PATH") or OUTPUT)
         admin = self.env.ref("base.user_admin")
-        admin.write({"lang": "en_US", "tz": "Europe/Madrid"})
         if not config.current_session_id:
             config.with_user(admin).open_ui()
         if config.current_session_id.state == "opening_control":
             config.current_session_id.set_opening_control(0, "")
 
-        browser = ChromeBrowser(self, success_signal="screenshot ready")
-        try:
-            self.authenticate("admin", "admin", browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            browser._websocket_request("Emulation.setTimezoneOverride", params={"timezoneId": "Europe/Madrid"})
-            browser.navigate_to(f"{self.base_url()}/pos/ui?config_id={config.id}", wait_stop=True)
-            browser._wait_code_ok(READY_JS % {"partner_id": customer.id}, timeout=90)
-            png = browser._websocket_request("Page.captureScreenshot", params={"format": "png"})["data"]
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(base64.b64decode(png))
-        self.assertGreater(output.stat().st_size, 10000, "the screenshot is not blank")
+        self.take_screenshot(
+            f"/pos/ui?config_id={config.id}",
+            READY_JS % {"partner_id": customer.id},
+            os.environ.get("OMNI_POS_SCREENSHOT_PATH") or OUTPUT,
+            timeout=90,
+            wait_ready=False,
+        )

@@ -8,15 +8,12 @@ Not a test: it runs only when asked for, on a database with the demo data::
 and writes docs/timeline.png (or the path in OMNI_SCREENSHOT_PATH).
 """
 
-import base64
 import os
-import unittest
-from pathlib import Path
 
-from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests import tagged
+from screenshot_case import DOCS, ScreenshotCase
 
-OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "timeline.png"
+OUTPUT = DOCS / "timeline.png"
 CUSTOMER = "omnichannel_base.partner_lucia_fernandez"
 
 # Waits until the first page of the timeline is on screen, brings it to the top of
@@ -42,33 +39,14 @@ READY_JS = """
 """
 
 
-@unittest.skipUnless(os.environ.get("OMNI_SCREENSHOT"), "set OMNI_SCREENSHOT=1 to take the README screenshot")
 @tagged("post_install", "-at_install")
-class TestTimelineScreenshot(HttpCase):
-    browser_size = "1366x900"
-
+class TestTimelineScreenshot(ScreenshotCase):
     def test_timeline_screenshot(self):
         customer = self.env.ref(CUSTOMER, raise_if_not_found=False)
         if not customer:
             self.skipTest("needs the demo data of omnichannel_base")
-        output = Path(os.environ.get("OMNI_SCREENSHOT_PATH") or OUTPUT)
-        # English, whatever the database's admin uses, and a fixed zone for the hours shown.
-        self.env.ref("base.user_admin").write({"lang": "en_US", "tz": "Europe/Madrid"})
-
-        browser = ChromeBrowser(self, success_signal="screenshot ready")
-        try:
-            self.authenticate("admin", "admin", browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            # The browser takes the user's zone for the hours shown, as a real one set to it would.
-            browser._websocket_request("Emulation.setTimezoneOverride", params={"timezoneId": "Europe/Madrid"})
-            browser.navigate_to(f"{self.base_url()}/odoo/action-base.action_partner_form/{customer.id}", wait_stop=True)
-            self.assertTrue(browser._wait_ready())
-            browser._wait_code_ok(READY_JS, timeout=60)
-            png = browser._websocket_request("Page.captureScreenshot", params={"format": "png"})["data"]
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(base64.b64decode(png))
-        self.assertGreater(output.stat().st_size, 10000, "the screenshot is not blank")
+        self.take_screenshot(
+            f"/odoo/action-base.action_partner_form/{customer.id}",
+            READY_JS,
+            os.environ.get("OMNI_SCREENSHOT_PATH") or OUTPUT,
+        )
